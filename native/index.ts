@@ -1,0 +1,102 @@
+// The TypeScript face of the native KVM core. The C++ addon (built by node-gyp
+// into native/build/Release/roam_native.node) implements exactly this surface;
+// nothing else in the project loads the .node file.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Events a VM reports from its vCPU threads (delivered on the JS thread). */
+export type VmEvent =
+  | { type: 'serial'; data: Buffer }          // bytes the guest wrote to the 8250 THR (COM1)
+  | { type: 'reset' }                         // guest pulsed the i8042 reset line (0xFE to port 0x64)
+  | { type: 'shutdown' }                      // triple fault / KVM_EXIT_SHUTDOWN
+  | { type: 'error'; message: string };       // vCPU stopped on an exit it cannot handle
+
+/** One KVM memory slot of guest RAM. Pages are 4 KiB; bit i of a dirty bitmap is page i of the slot. */
+export interface MemorySlot {
+  slot: number;
+  guestPhysAddr: number;   // first byte in guest-physical space
+  size: number;            // bytes, a multiple of 4096
+  memfdOffset: number;     // where the slot starts inside the RAM memfd
+}
+
+export interface VmConfig {
+  memBytes: number;        // guest RAM; > 0, multiple of 2 MiB, at most the host's RAM
+  vcpus?: number;          // default 1
+}
+
+export interface BootInfo { entry: number; cmdline: string; loadEnd: number }
+
+export interface NativeVm {
+  readonly memBytes: number;
+  readonly vcpus: number;
+  /** RAM slots (split around the 3 GiB..4 GiB MMIO hole). */
+  slots(): MemorySlot[];
+  /** Load a multiboot v1 ELF kernel and set vCPU 0 to its 32-bit protected-mode entry (EAX=0x2BADB002, EBX=info). */
+  loadMultiboot(kernel: Buffer, cmdline: string): BootInfo;
+  /** Start the vCPU threads (from the loaded or restored state). */
+  start(): void;
+  /** Stop every vCPU out of KVM_RUN, completing any pending I/O; returns when all are parked. Idempotent. */
+  pause(): void;
+  resume(): void;
+  isRunning(): boolean;
+  /** Guest RAM of a slot as external ArrayBuffers over the mapping, windows of at most 1 GiB, no copy. */
+  memory(slot: number): ArrayBuffer[];
+  /**
+   * Dirty pages of a slot since the last clear: KVM's dirty log OR the VMM's own bitmap of
+   * pages device code wrote. `out` holds ceil(pages/64) little-endian u64 words (bit i = page i).
+   * With clear=true the reported pages are re-protected (manual-protect where available).
+   */
+  dirtyLog(slot: number, out: Uint8Array, clear: boolean): void;
+  /** Throttle: each vCPU sleeps this share (0..0.99) of wall time. */
+  setThrottle(share: number): void;
+  /** Whole-machine state in the versioned section format (must be paused). Host resources are never in it. */
+  saveState(): Buffer;
+  /** Restore into a fresh VM whose RAM already holds the guest's pages; call before start(). */
+  restoreState(state: Buffer): void;
+  /** The RAM memfd (for a same-host hand-over); owned by the VM. */
+  memfd(): number;
+  close(): void;
+}
+
+export interface BzImageSetup {
+  zeroPage: Buffer;                 // the 4 KiB boot_params the loader wrote
+  zeroPageAddr: number;
+  cmdlineAddr: number;
+  kernelAddr: number;              // where the protected-mode kernel was placed
+  initrdAddr: number; initrdSize: number;
+  entry: number;                   // 64-bit entry (startup_64 = kernelAddr + 0x200)
+  rsi: number;                     // = zeroPageAddr
+}
+
+export interface NativeAddon {
+  kvmStatus(): { ok: true; apiVersion: number } | { ok: false; reason: string };
+  createVm(config: VmConfig, onEvent: (e: VmEvent) => void): NativeVm;
+  /** Prepare a Linux bzImage (64-bit boot protocol) in a VM's RAM and registers; reports what it wrote. */
+  loadBzImage(vm: NativeVm, kernel: Buffer, cmdline: string, initrd: Buffer | null): BzImageSetup;
+  /** Decode a saved state into a JSON description (sections, versions, lengths) or throw a clear error. */
+  describeState(state: Buffer): { major: number; minor: number; sections: { name: string; version: number; length: number }[] };
+  /** Test hook: abort() the process from native code, to prove a VM-process crash is contained. */
+  abortForTest(): never;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Path of the built addon, whether this file runs from source or from dist/. */
+export function addonPath(): string {
+  for (const up of ['..', '../..']) {
+    const p = resolve(here, up, 'native', 'build', 'Release', 'roam_native.node');
+    if (existsSync(p)) return p;
+  }
+  return join(resolve(here, '..', '..'), 'native', 'build', 'Release', 'roam_native.node');
+}
+
+let cached: NativeAddon | undefined;
+export function loadNative(): NativeAddon {
+  if (!cached) {
+    const require = createRequire(import.meta.url);
+    cached = require(addonPath()) as NativeAddon;
+  }
+  return cached;
+}

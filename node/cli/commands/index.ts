@@ -1,0 +1,4 @@
+import type { Command } from '../command.js';
+
+// Commands register here, one import each, in the order `roam --help` lists them.
+export const commands: Command[] = [];

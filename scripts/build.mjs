@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Builds everything roam needs from source, offline: the probe guest (gcc),
+// the native KVM addon (node-gyp against the installed Node headers) and the
+// TypeScript. Runs on `npm install`, `npm run build` and before `npm test`.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+
+function run(step, cmd, args, opts = {}) {
+  const t0 = Date.now();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], cwd: root, ...opts });
+  if (r.error) {
+    console.error(`build: ${step}: cannot run ${cmd}: ${r.error.message}`);
+    process.exit(1);
+  }
+  if (r.status !== 0) {
+    console.error(`build: ${step} failed (exit ${r.status})`);
+    process.exit(r.status ?? 1);
+  }
+  if (process.env.ROAM_BUILD_VERBOSE) console.error(`build: ${step} done in ${Date.now() - t0} ms`);
+}
+
+// Node's headers ship with the distro's node (/usr/include/node); point
+// node-gyp at them so it never tries to download a tarball.
+function nodeDir() {
+  const prefix = resolve(dirname(process.execPath), '..');
+  return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
+}
+
+if (existsSync(join(root, 'guest', 'Makefile'))) {
+  run('probe guest', 'make', ['-s', '-C', 'guest']);
+}
+
+if (existsSync(join(root, 'native', 'binding.gyp'))) {
+  const gyp = require.resolve('node-gyp/bin/node-gyp.js');
+  const dir = nodeDir();
+  const args = [gyp, '--directory', 'native', '--jobs', 'max', '--loglevel', 'warn'];
+  if (dir) args.push(`--nodedir=${dir}`);
+  const configured = existsSync(join(root, 'native', 'build', 'Makefile'));
+  run('native addon', process.execPath, [...args, configured ? 'build' : 'rebuild']);
+}
+
+run('typescript', process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
