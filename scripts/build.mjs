@@ -3,7 +3,7 @@
 // the native KVM addon (node-gyp against the installed Node headers) and the
 // TypeScript. Runs on `npm install`, `npm run build` and before `npm test`.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -41,8 +41,13 @@ if (existsSync(join(root, 'native', 'binding.gyp'))) {
   const dir = nodeDir();
   const args = [gyp, '--directory', 'native', '--jobs', 'max', '--loglevel', 'warn'];
   if (dir) args.push(`--nodedir=${dir}`);
-  const configured = existsSync(join(root, 'native', 'build', 'Makefile'));
+  // node-gyp fixes the source list when it configures: configure again whenever
+  // the list of .cc files changed, or a new file would be silently left out.
+  const sources = spawnSync(process.execPath, ['list-sources.cjs'], { cwd: join(root, 'native'), encoding: 'utf8' }).stdout;
+  const stamp = join(root, 'native', 'build', 'sources.stamp');
+  const configured = existsSync(join(root, 'native', 'build', 'Makefile')) && existsSync(stamp) && readFileSync(stamp, 'utf8') === sources;
   run('native addon', process.execPath, [...args, configured ? 'build' : 'rebuild']);
+  writeFileSync(stamp, sources);
 }
 
 run('typescript', process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
