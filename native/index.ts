@@ -6,12 +6,15 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Events a VM reports from its vCPU threads (delivered on the JS thread). */
-export type VmEvent =
+/**
+ * Events a VM reports from its vCPU threads (delivered on the JS thread, asynchronously).
+ * `seq` numbers them 1, 2, 3… in the order they were queued; pause() returns the last number.
+ */
+export type VmEvent = { seq: number } & (
   | { type: 'serial'; data: Buffer }          // bytes the guest wrote to the 8250 THR (COM1)
   | { type: 'reset' }                         // guest pulsed the i8042 reset line (0xFE to port 0x64)
-  | { type: 'shutdown' }                      // triple fault / KVM_EXIT_SHUTDOWN
-  | { type: 'error'; message: string };       // vCPU stopped on an exit it cannot handle
+  | { type: 'shutdown'; detail?: string }    // triple fault / KVM_EXIT_SHUTDOWN (detail: vCPU and RIP)
+  | { type: 'error'; message: string });      // vCPU stopped on an exit it cannot handle
 
 /** One KVM memory slot of guest RAM. Pages are 4 KiB; bit i of a dirty bitmap is page i of the slot. */
 export interface MemorySlot {
@@ -35,10 +38,15 @@ export interface NativeVm {
   slots(): MemorySlot[];
   /** Load a multiboot v1 ELF kernel and set vCPU 0 to its 32-bit protected-mode entry (EAX=0x2BADB002, EBX=info). */
   loadMultiboot(kernel: Buffer, cmdline: string): BootInfo;
+  /** Load a Linux bzImage (64-bit boot protocol) and set vCPU 0 to its 64-bit entry. */
+  loadBzImage(kernel: Buffer, cmdline: string, initrd: Buffer | null): BzImageSetup;
   /** Start the vCPU threads (from the loaded or restored state). */
   start(): void;
-  /** Stop every vCPU out of KVM_RUN, completing any pending I/O; returns when all are parked. Idempotent. */
-  pause(): void;
+  /**
+   * Stop every vCPU out of KVM_RUN, completing any pending I/O; returns when all are parked. Idempotent.
+   * Returns the seq of the last event queued: once that event is delivered, nothing emitted before the pause is pending.
+   */
+  pause(): number;
   resume(): void;
   isRunning(): boolean;
   /** Guest RAM of a slot as external ArrayBuffers over the mapping, windows of at most 1 GiB, no copy. */
@@ -55,6 +63,8 @@ export interface NativeVm {
   saveState(): Buffer;
   /** Restore into a fresh VM whose RAM already holds the guest's pages; call before start(). */
   restoreState(state: Buffer): void;
+  /** Debugging aid: accesses to I/O ports no device claims (reads gave 0xFF), by port number. */
+  unknownPorts(): Record<string, number>;
   /** The RAM memfd (for a same-host hand-over); owned by the VM. */
   memfd(): number;
   close(): void;
@@ -62,6 +72,8 @@ export interface NativeVm {
 
 export interface BzImageSetup {
   zeroPage: Buffer;                 // the 4 KiB boot_params the loader wrote
+  e820: { addr: number; size: number; type: number }[];
+  pageTableAddr: number; gdtAddr: number; stackTop: number;
   zeroPageAddr: number;
   cmdlineAddr: number;
   kernelAddr: number;              // where the protected-mode kernel was placed
@@ -73,8 +85,11 @@ export interface BzImageSetup {
 export interface NativeAddon {
   kvmStatus(): { ok: true; apiVersion: number } | { ok: false; reason: string };
   createVm(config: VmConfig, onEvent: (e: VmEvent) => void): NativeVm;
-  /** Prepare a Linux bzImage (64-bit boot protocol) in a VM's RAM and registers; reports what it wrote. */
-  loadBzImage(vm: NativeVm, kernel: Buffer, cmdline: string, initrd: Buffer | null): BzImageSetup;
+  /**
+   * Run the Linux bzImage loader (64-bit boot protocol) into scratch RAM of `memBytes` and report what it
+   * prepared (zero page, addresses, entry registers), for testing the loader where stock kernels cannot boot.
+   */
+  prepareBzImage(kernel: Buffer, cmdline: string, initrd: Buffer | null, memBytes: number): BzImageSetup;
   /** Decode a saved state into a JSON description (sections, versions, lengths) or throw a clear error. */
   describeState(state: Buffer): { major: number; minor: number; sections: { name: string; version: number; length: number }[] };
   /** Test hook: abort() the process from native code, to prove a VM-process crash is contained. */
