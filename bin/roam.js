@@ -4,10 +4,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'node', 'cli', 'main.js');
-if (!existsSync(main)) {
+const entry = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'node', 'cli', 'entry.js');
+if (!existsSync(entry)) {
   console.error('roam: not built yet; run `npm install` (or `npm run build`) in the roam checkout first');
   process.exit(1);
 }
-const { run } = await import(pathToFileURL(main).href);
-process.exitCode = await run(process.argv.slice(2));
+await import(pathToFileURL(entry).href);

@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
+import { boot } from './boot.js';
 import { home } from './home.js';
 
 // Commands register here, one import each, in the order `roam --help` lists them.
-export const commands: Command[] = [home];
+export const commands: Command[] = [boot, home];
