@@ -1,14 +1,11 @@
 // describeState(buf) and prepareBzImage(kernel, cmdline, initrd, memBytes) on the addon's exports.
-// Both are pure (no KVM): the first validates a saved state, the second runs the bzImage loader
-// into scratch memory so the loader can be tested where stock kernels cannot boot.
+// Neither touches KVM: the first validates a saved state, the second runs the bzImage loader into
+// scratch guest memory so the loader can be tested where stock kernels cannot boot.
 #include "state_bindings.h"
 
-#include <sys/mman.h>
-
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
 
+#include "arch/x86_64/bzimage.h"
 #include "arch/x86_64/e820_layout.h"
 #include "memory/guest_memory.h"
 #include "napi/args.h"
@@ -19,38 +16,6 @@ namespace {
 
 constexpr uint64_t kZeroPageBytes = 4096;
 constexpr uint64_t kScratchAlign = 2ull << 20;
-
-// Anonymous scratch RAM for the loader; pages are only backed where the loader writes.
-class ScratchRam {
- public:
-  explicit ScratchRam(uint64_t bytes) : bytes_(bytes) {
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-      throw std::runtime_error("prepareBzImage: cannot reserve " + std::to_string(bytes >> 20) +
-                               " MiB of scratch memory: " + std::strerror(errno));
-    base_ = static_cast<uint8_t*>(p);
-  }
-  ~ScratchRam() { ::munmap(base_, bytes_); }
-  ScratchRam(const ScratchRam&) = delete;
-  ScratchRam& operator=(const ScratchRam&) = delete;
-  uint8_t* data() const { return base_; }
-
- private:
-  uint64_t bytes_;
-  uint8_t* base_ = nullptr;
-};
-
-// The memory map a VM of `memBytes` (all below the 3 GiB hole) gets: the same table
-// x86::e820Layout builds from the VM's slots.
-std::vector<x86::E820Entry> e820ForLowRam(uint64_t memBytes) {
-  std::vector<x86::E820Entry> map;
-  map.push_back({0, x86::kConventionalEnd, x86::kE820Ram});
-  map.push_back({x86::kConventionalEnd, x86::kHighMemoryStart - x86::kConventionalEnd, x86::kE820Reserved});
-  if (memBytes > x86::kHighMemoryStart)
-    map.push_back({x86::kHighMemoryStart, memBytes - x86::kHighMemoryStart, x86::kE820Ram});
-  map.push_back({memory::kLowRamLimit, memory::kHighRamBase - memory::kLowRamLimit, x86::kE820Reserved});
-  return map;
-}
 
 Napi::Value describeState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -76,31 +41,7 @@ Napi::Value describeState(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value prepareBzImage(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Bytes kernel = requireBytes(info, 0, "prepareBzImage", "kernel");
-  std::string cmdline = requireString(info, 1, "prepareBzImage", "cmdline");
-  Bytes initrd = optionalBytes(info, 2, "prepareBzImage", "initrd");
-  if (info.Length() < 4) throw Napi::TypeError::New(env, "prepareBzImage: memBytes (argument 4) is missing");
-  uint64_t memBytes = requireSafeInteger(env, info[3], "prepareBzImage: memBytes");
-  if (memBytes == 0 || memBytes % kScratchAlign != 0 || memBytes > memory::kLowRamLimit)
-    throw Napi::RangeError::New(env, "prepareBzImage: memBytes must be a multiple of 2 MiB between 2 MiB and 3 GiB, got " +
-                                         std::to_string(memBytes));
-  try {
-    ScratchRam ram(memBytes);
-    std::vector<x86::E820Entry> e820 = e820ForLowRam(memBytes);
-    x86::BzImageResult r = x86::loadBzImage(ram.data(), memBytes, kernel.data, kernel.length, cmdline, initrd.data,
-                                            initrd.length, e820);
-    return bzImageSetupObject(env, r, ram.data(), e820);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
-}
-
-}  // namespace
-
+// The JS BzImageSetup (native/index.ts) for what the loader prepared in `lowRam`.
 Napi::Object bzImageSetupObject(Napi::Env env, const x86::BzImageResult& r, const uint8_t* lowRam,
                                 const std::vector<x86::E820Entry>& e820) {
   Napi::Object out = Napi::Object::New(env);
@@ -127,6 +68,34 @@ Napi::Object bzImageSetupObject(Napi::Env env, const x86::BzImageResult& r, cons
   num("rsi", r.zeroPageAddr);
   return out;
 }
+
+Napi::Value prepareBzImage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes kernel = requireBytes(info, 0, "prepareBzImage", "kernel");
+  std::string cmdline = requireString(info, 1, "prepareBzImage", "cmdline");
+  Bytes initrd = optionalBytes(info, 2, "prepareBzImage", "initrd");
+  if (info.Length() < 4) throw Napi::TypeError::New(env, "prepareBzImage: memBytes (argument 4) is missing");
+  uint64_t memBytes = requireSafeInteger(env, info[3], "prepareBzImage: memBytes");
+  if (memBytes == 0 || memBytes % kScratchAlign != 0 || memBytes > memory::kLowRamLimit)
+    throw Napi::RangeError::New(env, "prepareBzImage: memBytes must be a multiple of 2 MiB between 2 MiB and 3 GiB, got " +
+                                         std::to_string(memBytes));
+  try {
+    // Scratch guest RAM laid out exactly as a VM's (memfd pages are only backed where written), so
+    // the memory map is the one x86::e820Layout gives a real VM of this size.
+    memory::GuestMemory ram(memBytes);
+    const memory::RamSlot& low = ram.slots().front();
+    std::vector<x86::E820Entry> e820 = x86::e820Layout(ram);
+    x86::BzImageResult r = x86::loadBzImage(ram.slotHost(low), low.size, kernel.data, kernel.length, cmdline,
+                                            initrd.data, initrd.length, e820);
+    return bzImageSetupObject(env, r, ram.slotHost(low), e820);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+}  // namespace
 
 void registerStateBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("describeState", Napi::Function::New(env, describeState, "describeState"));
