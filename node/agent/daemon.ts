@@ -1,0 +1,380 @@
+// roamd: one libp2p node (TCP + Noise + Yamux + identify + mDNS), household
+// trust on every roam protocol, the peer directory, the VMs it supervises and
+// the control socket. Nothing a peer or a client sends can take it down: each
+// handler's failure ends only that stream or request.
+import '../common/polyfill.js';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import type { Connection, PeerId, Stream } from '@libp2p/interface';
+import { PeerDirectory, collectRecord, mdnsDiscovery, recordChanged, type DirectoryTiming, type MachineRecord, type Role } from '../../discovery/index.js';
+import { agentPaths, type AgentPaths } from './paths.js';
+import { loadConfig, type AgentConfig } from './config.js';
+import { loadOrCreateIdentity } from './identity.js';
+import { Household, checkName } from './household.js';
+import { encodeInvite, decodeInvite } from './invite-code.js';
+import { JOIN_PROTOCOL, MIGRATE_PROTOCOL, PEER_PROTOCOL, STORE_PROTOCOL_ID } from './protocols.js';
+import { answerExchange, startExchange, NotAMember, type ExchangeContext } from './peer-exchange.js';
+import { answerJoin, requestJoin } from './join-exchange.js';
+import { VmSupervisor } from './vm-supervisor.js';
+import { startControlServer } from './control-server.js';
+import { controlHandler } from './control-ops.js';
+import type { MigrationService } from './migration.js';
+
+export interface RoamdOptions {
+  stateDir?: string;
+  name?: string;
+  role?: Role;
+  listen?: string[];
+  /** Record refresh period (push on change happens at once regardless). */
+  refreshMs?: number;
+  timing?: DirectoryTiming;
+  mdnsIntervalMs?: number;
+  log?: (line: string) => void;
+}
+
+const EXCHANGE_TIMEOUT_MS = 8_000;
+/** A stranger that refused us is asked again no more often than this. */
+const UNTRUSTED_RETRY_MS = 30_000;
+
+export class Roamd {
+  readonly startedAt = Date.now();
+  migration: MigrationService | undefined;
+  private record: MachineRecord;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly lastTry = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private control: Server | undefined;
+  private stopping = false;
+
+  private constructor(
+    readonly paths: AgentPaths,
+    readonly config: AgentConfig,
+    readonly node: Libp2p,
+    readonly household: Household,
+    readonly directory: PeerDirectory,
+    readonly vms: VmSupervisor,
+    private readonly opts: RoamdOptions,
+  ) {
+    this.record = this.collect();
+  }
+
+  static async start(opts: RoamdOptions = {}): Promise<Roamd> {
+    const paths = agentPaths(opts.stateDir);
+    mkdirSync(paths.state, { recursive: true, mode: 0o700 });
+    const config = loadConfig(paths.config, {
+      ...(opts.name ? { name: opts.name } : {}), ...(opts.role ? { role: opts.role } : {}), ...(opts.listen ? { listen: opts.listen } : {}),
+    });
+    const household = new Household(paths);
+    const privateKey = await loadOrCreateIdentity(paths.identityKey);
+    const node = await createLibp2p({
+      privateKey,
+      addresses: { listen: config.listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: [await mdnsDiscovery(opts.mdnsIntervalMs)],
+      services: { identify: identify() },
+    });
+    const directory = new PeerDirectory(opts.timing);
+    for (const m of household.memberList()) directory.addMember(m.peerId, m.name, m.addrs);
+    const roamd = new Roamd(paths, config, node as unknown as Libp2p, household, directory, new VmSupervisor(paths.vms), opts);
+    try {
+      await roamd.wire();
+      roamd.control = await startControlServer(paths.socket, controlHandler(roamd));
+    } catch (e) {
+      await node.stop();
+      throw e;
+    }
+    writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o644 });
+    roamd.log(`roamd '${config.name}' (${config.role}) up: peer ${roamd.peerId}, ${household.joined ? `household '${household.name}'` : 'no household yet'}, control ${paths.socket}`);
+    return roamd;
+  }
+
+  get peerId(): string { return this.node.peerId.toString(); }
+
+  log(line: string): void { (this.opts.log ?? ((l: string) => console.error(l)))(`${new Date().toISOString()} ${line}`); }
+
+  /** Addresses worth giving to another machine: LAN ones first, loopback last. */
+  shareableAddrs(): string[] {
+    const all = this.node.getMultiaddrs().map((a) => a.toString());
+    const lo = (a: string) => a.includes('/ip4/127.') || a.includes('/ip6/::1/');
+    return [...all.filter((a) => !lo(a)), ...all.filter(lo)].slice(0, 16);
+  }
+
+  currentRecord(): MachineRecord { return this.record; }
+
+  isMember(peerId: string): boolean { return this.household.isMember(peerId); }
+
+  setMigrationService(svc: MigrationService): void { this.migration = svc; }
+
+  private collect(): MachineRecord {
+    return collectRecord(this.config.name, this.config.role,
+      this.vms.list().map((v) => ({ name: v.name, state: v.state, memBytes: v.memBytes })));
+  }
+
+  private exchangeContext(): ExchangeContext | undefined {
+    const secret = this.household.secret; const id = this.household.id;
+    if (!secret || !id) return undefined;
+    return { self: this.peerId, householdId: id, secret, record: () => this.record };
+  }
+
+  private async wire(): Promise<void> {
+    const node = this.node;
+    await node.handle(PEER_PROTOCOL, (stream: Stream, conn: Connection) => this.onPeerStream(stream, conn));
+    await node.handle(MIGRATE_PROTOCOL, (stream: Stream, conn: Connection) => this.onMigrateStream(stream, conn));
+    await node.handle(STORE_PROTOCOL_ID, (stream: Stream, conn: Connection) => this.onStoreStream(stream, conn));
+    await node.handle(JOIN_PROTOCOL, (stream: Stream, conn: Connection) => this.onJoinStream(stream, conn));
+    node.addEventListener('peer:discovery', (evt) => {
+      const id = evt.detail.id.toString();
+      if (id === this.peerId) return;
+      const entry = this.directory.sighted(id, evt.detail.multiaddrs.map((a: Multiaddr) => a.toString()));
+      if (entry.trust === 'unverified' || entry.presence !== 'online' || entry.trust === 'untrusted') this.exchangeSoon(id);
+    });
+    node.addEventListener('peer:disconnect', (evt) => {
+      const id = evt.detail.toString();
+      if (node.getConnections(evt.detail).length === 0) this.directory.disconnected(id);
+    });
+    this.vms.on('change', () => this.refreshRecord(true));
+    const every = this.opts.refreshMs ?? 3_000;
+    this.timer = setInterval(() => this.tick(), every);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    this.refreshRecord(false);
+    for (const e of this.directory.list()) {
+      if (e.trust === 'member' && (e.presence !== 'offline' || this.node.getConnections(peerIdFromString(e.peerId)).length > 0)) this.exchangeSoon(e.peerId);
+    }
+  }
+
+  /** Rebuilds this machine's record; a change is pushed to every online member at once. */
+  private refreshRecord(force: boolean): void {
+    const next = this.collect();
+    const changed = recordChanged(this.record, next);
+    this.record = next;
+    if (changed || force) {
+      for (const e of this.directory.list()) if (e.trust === 'member' && e.presence !== 'offline') this.exchangeSoon(e.peerId, true);
+    }
+  }
+
+  /** Runs the membership exchange with a peer, at most one at a time per peer, not too often. */
+  exchangeSoon(peerId: string, force = false): Promise<void> {
+    if (this.stopping || !this.household.joined || this.household.isForgotten(peerId)) return Promise.resolve();
+    const running = this.inFlight.get(peerId);
+    if (running) return running;
+    const now = Date.now();
+    const entry = this.directory.get(peerId);
+    const minGap = entry?.trust === 'untrusted' ? UNTRUSTED_RETRY_MS : 1_000;
+    if (!force && now - (this.lastTry.get(peerId) ?? 0) < minGap) return Promise.resolve();
+    this.lastTry.set(peerId, now);
+    const p = this.exchange(peerId).finally(() => this.inFlight.delete(peerId));
+    this.inFlight.set(peerId, p);
+    return p;
+  }
+
+  private async exchange(peerId: string): Promise<void> {
+    const ctx = this.exchangeContext();
+    if (!ctx) return;
+    let stream: Stream;
+    try {
+      stream = await this.dialPeer(peerId, PEER_PROTOCOL);
+    } catch (e) {
+      const entry = this.directory.get(peerId);
+      if (entry) entry.note = `cannot reach it: ${(e as Error).message}`;
+      return;
+    }
+    try {
+      const record = await startExchange(stream, peerId, ctx);
+      this.trusted(peerId, record, stream);
+    } catch (e) {
+      stream.abort(e as Error);
+      if (e instanceof NotAMember) {
+        this.directory.untrusted(peerId, `not a member of this household: ${e.message}`);
+        this.log(`peer ${peerId}: untrusted (${e.message})`);
+      } else {
+        const entry = this.directory.get(peerId);
+        if (entry) entry.note = `membership exchange failed: ${(e as Error).message}`;
+      }
+    }
+  }
+
+  /** One membership exchange, reported rather than recorded: 'open' or 'refused (why)'. */
+  async tryExchange(peerId: string): Promise<string> {
+    const ctx = this.exchangeContext();
+    if (!ctx) return 'refused (this machine is not in a household, so it has nothing to prove)';
+    let stream: Stream;
+    try { stream = await this.dialPeer(peerId, PEER_PROTOCOL); } catch (e) { return `refused (${(e as Error).message})`; }
+    try {
+      await startExchange(stream, peerId, ctx);
+      return 'open';
+    } catch (e) {
+      stream.abort(e as Error);
+      return `refused (${(e as Error).message})`;
+    }
+  }
+
+  async dialPeer(peerId: string, protocol: string): Promise<Stream> {
+    const id = peerIdFromString(peerId);
+    const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS);
+    try {
+      return await this.node.dialProtocol(id, protocol, { signal });
+    } catch (first) {
+      const addrs = (this.directory.get(peerId)?.addrs ?? []).map((a) => withPeer(a, peerId)).filter((a): a is Multiaddr => a !== undefined);
+      if (addrs.length === 0) throw first;
+      return await this.node.dialProtocol(addrs, protocol, { signal: AbortSignal.timeout(EXCHANGE_TIMEOUT_MS) });
+    }
+  }
+
+  private trusted(peerId: string, record: MachineRecord, stream: Stream | undefined, conn?: Connection): void {
+    const known = this.household.member(peerId);
+    const addrs = conn ? [conn.remoteAddr.toString()] : this.node.getConnections(peerIdFromString(peerId)).map((c) => c.remoteAddr.toString());
+    void stream;
+    this.household.addMember({ peerId, name: record.name, addrs: addrs.length ? addrs : known?.addrs ?? [] });
+    const before = this.directory.get(peerId);
+    const wasMember = before?.trust === 'member' && before.presence === 'online' && before.record !== null;
+    this.directory.verified(peerId, record, addrs);
+    if (!wasMember) this.log(`peer '${record.name}' (${peerId}): verified household member`);
+  }
+
+  private refuse(stream: Stream, remote: string, protocol: string, why: string): void {
+    stream.abort(new Error(why));
+    if (!this.household.isMember(remote)) this.directory.untrusted(remote, `opened ${protocol} without being a household member (refused)`);
+  }
+
+  private async onPeerStream(stream: Stream, conn: Connection): Promise<void> {
+    const remote = conn.remotePeer.toString();
+    const ctx = this.exchangeContext();
+    if (!ctx) return this.refuse(stream, remote, PEER_PROTOCOL, 'this machine is not in a household');
+    if (this.household.isForgotten(remote)) return this.refuse(stream, remote, PEER_PROTOCOL, 'this machine was removed from the household');
+    try {
+      const record = await answerExchange(stream, remote, ctx);
+      this.trusted(remote, record, stream, conn);
+    } catch (e) {
+      stream.abort(e as Error);
+      if (e instanceof NotAMember) {
+        this.directory.untrusted(remote, `failed the membership proof on ${PEER_PROTOCOL} (refused)`);
+        this.log(`peer ${remote}: refused on ${PEER_PROTOCOL} (${e.message})`);
+      }
+    }
+  }
+
+  private async onMigrateStream(stream: Stream, conn: Connection): Promise<void> {
+    const remote = conn.remotePeer.toString();
+    if (!this.household.isMember(remote)) return this.refuse(stream, remote, MIGRATE_PROTOCOL, 'not a member of this household');
+    if (!this.migration) { stream.abort(new Error('live migration is not wired into roamd yet')); return; }
+    const entry = this.directory.get(remote)!;
+    try {
+      await this.migration.receive(stream, { peerId: remote, name: entry.name ?? remote, entry });
+    } catch (e) {
+      this.log(`incoming migration from ${entry.name ?? remote} failed: ${(e as Error).message}`);
+      stream.abort(e as Error);
+    }
+  }
+
+  private async onStoreStream(stream: Stream, conn: Connection): Promise<void> {
+    const remote = conn.remotePeer.toString();
+    if (!this.household.isMember(remote)) return this.refuse(stream, remote, STORE_PROTOCOL_ID, 'not a member of this household');
+    stream.abort(new Error('the home store is not served by roamd yet; use `roam home sync`'));
+  }
+
+  private async onJoinStream(stream: Stream, conn: Connection): Promise<void> {
+    const remote = conn.remotePeer.toString();
+    const addr = conn.remoteAddr.toString();
+    try {
+      await answerJoin(stream, (token, name) => {
+        const info = this.household.infoForJoiner;
+        if (!info) throw new Error('the inviting machine is no longer in a household');
+        checkName(name, 'machine name');
+        if (name === this.config.name || this.household.memberList().some((m) => m.name === name && m.peerId !== remote)) {
+          throw new Error(`a household member is already named '${name}'; start roamd on the joining machine with another --name`);
+        }
+        this.household.redeemInvite(token, remote);
+        this.household.addMember({ peerId: remote, name, addrs: [addr] });
+        this.directory.addMember(remote, name, [addr]);
+        this.log(`machine '${name}' (${remote}) joined the household`);
+        const self = { peerId: this.peerId, name: this.config.name, addrs: this.shareableAddrs(), since: info.createdAt };
+        return { household: info, members: [self, ...this.household.memberList().filter((m) => m.peerId !== remote)] };
+      });
+      void this.exchangeSoon(remote, true);
+    } catch (e) {
+      stream.abort(e as Error);
+    }
+  }
+
+  // ---- household operations (called from the control socket) ----
+
+  initHousehold(name: string): { id: string; name: string } {
+    const info = this.household.create(name);
+    this.log(`created household '${info.name}'`);
+    for (const e of this.directory.list()) void this.exchangeSoon(e.peerId, true);
+    return { id: info.id, name: info.name };
+  }
+
+  invite(): { code: string; expiresAt: string; addrs: string[] } {
+    const { token, expiresAt } = this.household.newInviteToken();
+    const addrs = this.shareableAddrs();
+    if (addrs.length === 0) throw new Error('this roamd listens on no address another machine could dial; check --listen');
+    return { code: encodeInvite({ householdId: this.household.id!, inviter: this.peerId, addrs, token }), expiresAt: new Date(expiresAt).toISOString(), addrs };
+  }
+
+  async join(code: string): Promise<{ household: string; members: string[] }> {
+    const invite = decodeInvite(code);
+    if (this.household.joined) {
+      throw new Error(this.household.id === invite.householdId
+        ? `this machine is already in household '${this.household.name}'`
+        : `this machine already belongs to household '${this.household.name}'; a machine is in one household at a time`);
+    }
+    if (invite.inviter === this.peerId) throw new Error('this invite code was made by this very machine; use it on the machine that should join');
+    let inviter: PeerId;
+    try { inviter = peerIdFromString(invite.inviter); } catch { throw new Error('the invite code names an invalid inviter; ask for a new code'); }
+    const addrs = invite.addrs.map((a) => withPeer(a, invite.inviter)).filter((a): a is Multiaddr => a !== undefined);
+    if (addrs.length === 0) throw new Error('the invite code holds no usable address; ask for a new code');
+    let stream: Stream;
+    try {
+      stream = await this.node.dialProtocol(addrs, JOIN_PROTOCOL, { signal: AbortSignal.timeout(EXCHANGE_TIMEOUT_MS) });
+    } catch (e) {
+      throw new Error(`cannot reach the inviting machine at ${invite.addrs.join(', ')}: ${(e as Error).message}`);
+    }
+    if (stream && inviter.toString() !== invite.inviter) throw new Error('unexpected inviter');
+    const grant = await requestJoin(stream, invite.token, this.config.name);
+    if (grant.household.id !== invite.householdId) throw new Error('the inviting machine answered for another household than the code names; not joining');
+    this.household.adopt(grant.household, grant.members, this.peerId);
+    for (const m of grant.members) if (m.peerId !== this.peerId) this.directory.addMember(m.peerId, m.name, m.addrs);
+    this.log(`joined household '${grant.household.name}' through ${invite.inviter}`);
+    await Promise.all(grant.members.map((m) => this.exchangeSoon(m.peerId, true)));
+    return { household: grant.household.name, members: grant.members.map((m) => m.name) };
+  }
+
+  async forget(peerId: string): Promise<void> {
+    this.household.forget(peerId);
+    this.directory.forget(peerId);
+    try { await this.node.hangUp(peerIdFromString(peerId)); } catch { /* not connected */ }
+    this.log(`forgot member ${peerId}`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
+    try { unlinkSync(this.paths.socket); } catch { /* already gone */ }
+    await this.vms.stopAll();
+    await this.node.stop();
+    try { unlinkSync(this.paths.pidFile); } catch { /* already gone */ }
+    this.log('roamd stopped');
+  }
+}
+
+function withPeer(addr: string, peerId: string): Multiaddr | undefined {
+  try {
+    const ma = multiaddr(addr);
+    return addr.includes('/p2p/') ? ma : ma.encapsulate(`/p2p/${peerId}`);
+  } catch { return undefined; }
+}

@@ -1,0 +1,8 @@
+// The protocol ids roamd speaks. Every one but JOIN is refused to non-members.
+export const PEER_PROTOCOL = '/roam/peer/1.0.0';
+export const MIGRATE_PROTOCOL = '/roam/migrate/1.0.0';
+export const STORE_PROTOCOL_ID = '/roam/store/1.0.0';
+/** Redeeming an invite: the one protocol a non-member may open, and it only spends a one-time token. */
+export const JOIN_PROTOCOL = '/roam/join/1.0.0';
+
+export const MEMBER_PROTOCOLS = [PEER_PROTOCOL, MIGRATE_PROTOCOL, STORE_PROTOCOL_ID] as const;
