@@ -82,6 +82,23 @@ export interface BzImageSetup {
   rsi: number;                     // = zeroPageAddr
 }
 
+/** Where one slot of a VM's RAM lies inside its memfd (MemorySlot carries the same fields). */
+export interface MappedSlot { slot: number; size: number; memfdOffset: number }
+
+/**
+ * Guest RAM of a VM in another process, mapped (MAP_SHARED) into this one: the same pages the
+ * guest reads and writes, no copy. Windows are external ArrayBuffers of at most 1 GiB per slot,
+ * created once. close() detaches every window (views then read as empty) and unmaps at once.
+ */
+export interface GuestMemoryMapping {
+  /** Bytes mapped (the end of the furthest slot inside the memfd). */
+  readonly bytes: number;
+  readonly closed: boolean;
+  memory(slot: number): ArrayBuffer[];
+  /** Idempotent. */
+  close(): void;
+}
+
 export interface NativeAddon {
   kvmStatus(): { ok: true; apiVersion: number } | { ok: false; reason: string };
   createVm(config: VmConfig, onEvent: (e: VmEvent) => void): NativeVm;
@@ -92,6 +109,12 @@ export interface NativeAddon {
   prepareBzImage(kernel: Buffer, cmdline: string, initrd: Buffer | null, memBytes: number): BzImageSetup;
   /** Decode a saved state into a JSON description (sections, versions, lengths) or throw a clear error. */
   describeState(state: Buffer): { major: number; minor: number; sections: { name: string; version: number; length: number }[] };
+  /**
+   * Map another process's guest RAM: `path` is its memfd as `/proc/<pid>/fd/<fd>` (the VM process
+   * reports pid and fd in its `info`), `slots` where each slot lies in it. Throws a clear error when
+   * the file cannot be opened, is not a regular file, or is smaller than the slots need.
+   */
+  mapGuestMemory(path: string, slots: MappedSlot[]): GuestMemoryMapping;
   /** Test hook: abort() the process from native code, to prove a VM-process crash is contained. */
   abortForTest(): never;
 }

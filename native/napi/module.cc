@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "kvm/system.h"
+#include "napi/guest_memory_map.h"
 #include "napi/native_vm.h"
 #include "napi/state_bindings.h"
 
@@ -50,6 +51,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("createVm", Napi::Function::New(env, createVm, "createVm"));
   exports.Set("abortForTest", Napi::Function::New(env, abortForTest, "abortForTest"));
   registerStateBindings(env, exports);
+  registerGuestMemoryMap(env, exports);
   return exports;
 }
 

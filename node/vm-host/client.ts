@@ -48,6 +48,8 @@ export class VmProcess extends EventEmitter {
   request(req: { op: 'loadMultiboot'; kernelPath: string; cmdline: string }): Promise<BootInfo>;
   request(req: { op: 'info' }): Promise<VmInfo>;
   request(req: { op: 'saveToFile' | 'restoreFromFile'; path: string }): Promise<{ bytes: number; ms: number }>;
+  request(req: { op: 'dirtyLog'; slot: number; clear: boolean }): Promise<Uint8Array>;
+  request(req: { op: 'saveState' }): Promise<Uint8Array>;
   request(req: VmRequest): Promise<unknown>;
   request(req: VmRequest): Promise<unknown> {
     if (this.exited) return Promise.reject(new Error(`VM process ${this.pid} is gone: ${this.exited.message}`));

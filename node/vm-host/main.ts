@@ -74,7 +74,7 @@ async function handle(req: VmRequest): Promise<VmReplyValue> {
     case 'resume': requireVm().resume(); return null;
     case 'info': {
       const v = requireVm();
-      return { memBytes: v.memBytes, vcpus: v.vcpus, running: v.isRunning(), slots: v.slots() };
+      return { memBytes: v.memBytes, vcpus: v.vcpus, running: v.isRunning(), slots: v.slots(), pid: process.pid, memfd: v.memfd() };
     }
     case 'saveToFile': {
       const v = requireVm();
@@ -99,6 +99,32 @@ async function handle(req: VmRequest): Promise<VmReplyValue> {
         image.close();
       }
       return { bytes: image.memBytes, ms: Date.now() - t0 };
+    }
+    case 'dirtyLog': {
+      const v = requireVm();
+      const slot = v.slots().find((s) => s.slot === req.slot);
+      if (!slot) throw new Error(`dirtyLog: no RAM slot ${req.slot} (this VM has ${v.slots().map((s) => s.slot).join(', ')})`);
+      const out = Buffer.alloc(Math.ceil(slot.size / 4096 / 64) * 8);
+      v.dirtyLog(req.slot, out, req.clear === true);
+      return out;
+    }
+    case 'setThrottle':
+      if (typeof req.share !== 'number' || !(req.share >= 0 && req.share <= 0.99)) {
+        throw new Error(`setThrottle: share must be a number in 0..0.99, got ${String(req.share)}`);
+      }
+      requireVm().setThrottle(req.share);
+      return null;
+    case 'saveState': {
+      const v = requireVm();
+      if (v.isRunning()) throw new Error('saveState: the VM is running (pause it first)');
+      return v.saveState();
+    }
+    case 'restoreState': {
+      const v = requireVm();
+      if (v.isRunning()) throw new Error('restoreState: the VM is running (restore only into a VM created paused)');
+      if (!(req.state instanceof Uint8Array)) throw new Error('restoreState: state must be bytes');
+      v.restoreState(Buffer.from(req.state.buffer, req.state.byteOffset, req.state.byteLength));
+      return null;
     }
     case 'close':
       vm?.close();

@@ -13,11 +13,17 @@ export type VmRequest =
   | { op: 'saveToFile'; path: string }
   | { op: 'restoreFromFile'; path: string }
   | { op: 'close' }
+  // Migration (the agent maps the RAM memfd itself, see VmInfo.pid/memfd):
+  | { op: 'dirtyLog'; slot: number; clear: boolean }
+  | { op: 'setThrottle'; share: number }
+  | { op: 'saveState' }
+  | { op: 'restoreState'; state: Uint8Array }
   | { op: 'abortForTest' };
 
-export interface VmInfo { memBytes: number; vcpus: number; running: boolean; slots: MemorySlot[] }
+/** `pid` and `memfd` name the RAM memfd as /proc/<pid>/fd/<memfd>, for mapGuestMemory in another process. */
+export interface VmInfo { memBytes: number; vcpus: number; running: boolean; slots: MemorySlot[]; pid: number; memfd: number }
 
-export type VmReplyValue = BootInfo | VmInfo | { bytes: number; ms: number } | null;
+export type VmReplyValue = BootInfo | VmInfo | { bytes: number; ms: number } | Uint8Array | null;
 
 export type VmHostMessage =
   | { kind: 'reply'; id: number; ok: true; value: VmReplyValue }

@@ -1,0 +1,91 @@
+// Shared by the migrate-real-* tests and the netns peer script: booting the probe guest
+// in a VM process, waiting for heartbeats, and libp2p nodes that serve /roam/migrate/1.0.0.
+import '../node/common/polyfill.js';
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { multiaddr } from '@multiformats/multiaddr';
+import { HeartbeatWatcher, probeGuestPath, type Heartbeat } from '../guest/index.js';
+import { MigrationReceiver, PROTOCOL, type MigrationStream, type ReceiverOptions } from '../migrate/index.js';
+import { VmProcess } from '../node/vm-host/index.js';
+
+export const MiB = 1024 * 1024;
+
+/** Boots the probe guest in a fresh VM process; its serial output feeds `watcher`. */
+export async function bootProbe(watcher: HeartbeatWatcher, cmdline: string, memBytes: number): Promise<VmProcess> {
+  const vm = await VmProcess.spawn();
+  vm.on('serial', (d: Buffer) => watcher.push(d));
+  try {
+    await vm.request({ op: 'create', memBytes, vcpus: 1 });
+    await vm.request({ op: 'loadMultiboot', kernelPath: probeGuestPath(), cmdline });
+    await vm.request({ op: 'start' });
+  } catch (e) { await vm.kill(); throw e; }
+  return vm;
+}
+
+/** Resolves once `watcher` has seen `n` more heartbeats; rejects after `ms`. */
+export function moreBeats(watcher: HeartbeatWatcher, n: number, ms = 20_000): Promise<void> {
+  const target = watcher.heartbeats + n;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { watcher.off('heartbeat', check); reject(new Error(`saw ${watcher.heartbeats} heartbeats, wanted ${target}`)); }, ms);
+    const check = () => {
+      if (watcher.heartbeats >= target) { clearTimeout(timer); watcher.off('heartbeat', check); resolve(); }
+    };
+    watcher.on('heartbeat', check);
+    check();
+  });
+}
+
+/** Resolves at `PROBE ready` (the fill is done and the working set is being rewritten). */
+export function probeReady(watcher: HeartbeatWatcher, ms = 30_000): Promise<void> {
+  if (watcher.ready) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`probe guest not ready after ${ms} ms (${watcher.heartbeats} heartbeats)`)), ms);
+    watcher.once('ready', () => { clearTimeout(t); resolve(); });
+  });
+}
+
+/** Guest-side continuity: ticks never go back, and the largest step of the guest's own clock between beats. */
+export class GuestClock {
+  ticksWentBack = 0;
+  maxGuestGapMs = 0;
+  private last: Heartbeat | undefined;
+  constructor(watcher: HeartbeatWatcher) {
+    watcher.on('heartbeat', (hb: Heartbeat) => {
+      if (this.last) {
+        if (hb.ticks < this.last.ticks) this.ticksWentBack++;
+        this.maxGuestGapMs = Math.max(this.maxGuestGapMs, hb.ms - this.last.ms);
+      }
+      this.last = hb;
+    });
+  }
+  /** Reset the gap measure (e.g. after boot, whose first beats are irregular). */
+  resetGap(): void { this.maxGuestGapMs = 0; }
+}
+
+export interface MigrationPeer {
+  node: Libp2p;
+  receiver: MigrationReceiver;
+  addr: string;
+  open: (addr: string) => Promise<MigrationStream>;
+  stop: () => Promise<void>;
+}
+
+/** A libp2p node (TCP + Noise + Yamux) on `listenIp` that receives migrations with `opts`. */
+export async function startPeer(opts: ReceiverOptions, listenIp = '127.0.0.1'): Promise<MigrationPeer> {
+  const node = await createLibp2p({
+    addresses: { listen: [`/ip4/${listenIp}/tcp/0`] },
+    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+  });
+  const receiver = new MigrationReceiver(opts);
+  await node.handle(PROTOCOL, async (stream, conn) => {
+    await receiver.handle(stream as unknown as MigrationStream, conn.remotePeer.toString());
+  }, { maxInboundStreams: 64 });
+  const addr = node.getMultiaddrs()[0]!.toString();
+  return {
+    node, receiver, addr,
+    open: async (to: string) => (await node.dialProtocol(multiaddr(to), PROTOCOL)) as unknown as MigrationStream,
+    stop: async () => { receiver.close(); await node.stop(); },
+  };
+}
