@@ -74,9 +74,24 @@ class Inbox {
 
   /** A non-ack frame the destination sent unprompted (reject, abort) aborts the sender. */
   checkPeer(): void {
+    // The destination's reason comes before the end of its stream: report the reason, not the close.
+    const f = this.queue.find((q) => q.type === T.ABORT || q.type === T.REJECT);
+    if (f) throw peerRefusal(f);
     if (this.error) throw this.error;
-    const f = this.queue[0];
-    if (f && (f.type === T.ABORT || f.type === T.REJECT)) throw peerRefusal(f);
+  }
+
+  /**
+   * The destination's own reason for ending (its ABORT or REJECT), waiting up to `ms` for it:
+   * when our write fails first, its reason may still be on the way, and it says what happened.
+   */
+  async refusal(ms: number): Promise<Error | null> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const f = this.queue.find((q) => q.type === T.ABORT || q.type === T.REJECT);
+      if (f) return peerRefusal(f);
+      if (this.error || Date.now() >= end) return null;
+      await this.changed(end - Date.now()).catch(() => undefined);
+    }
   }
 
   async expect(types: T[], timeoutMs: number, signal?: AbortSignal): Promise<Frame> {
@@ -268,8 +283,9 @@ export async function sendVm(opts: SendOptions): Promise<MigrationStats> {
     phase = 'ready';
     await inbox.expect([T.READY], replyMs, signal);
     abortError(signal); // last moment a cancel can still win
-  } catch (e) {
+  } catch (caught) {
     // Anything before commit: the VM keeps running here, unthrottled; the destination discards.
+    const e = (!signal?.aborted && inbox ? await inbox.refusal(250) : null) ?? caught;
     const reason = errorMessage(e);
     await vm.setThrottle(0).catch(() => undefined);
     if (!vm.isRunning()) await vm.resume();
