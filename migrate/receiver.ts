@@ -24,7 +24,8 @@ export interface ReceiverOptions {
   idleTimeoutMs?: number;
   onProgress?: (p: Progress) => void;
   /** A VM now runs here. */
-  onArrived?: (vm: IncomingVm, info: { returnTrip: boolean; stalePagesResent: number }) => void;
+  /** A VM now runs here; `peer` is the id the sender's stream was handled under. */
+  onArrived?: (vm: IncomingVm, info: { returnTrip: boolean; stalePagesResent: number; peer: string | undefined }) => void;
   /** Observe every frame before it is handled (tests inject faults here: abort the stream, or throw to drop the frame). */
   onFrame?: (frame: Frame, round: number, stream: MigrationStream) => void;
   /** Observe state changes ('ready' after READY was sent, 'running' before RUNNING is sent). */
@@ -194,7 +195,7 @@ export class MigrationReceiver {
     session.state = 'running';
     session.endedAt = Date.now();
     if (hello.base && this.opts.kept) { try { this.opts.kept.drop(hello.spec.id); } catch { /* best effort */ } }
-    this.opts.onArrived?.(session.vm, { returnTrip: !!hello.base, stalePagesResent: stalePages });
+    this.opts.onArrived?.(session.vm, { returnTrip: !!hello.base, stalePagesResent: stalePages, peer: session.peer });
   }
 
   /** The stream failed. Before ready: discard. At ready: keep (paused) a while for a late commit. */

@@ -15,6 +15,7 @@ describe('progress display', () => {
       ' 45%  12.3 MB/s  ETA 3s  round 2  precopy');
     assert.equal(describeProgress({ phase: 'sync', percent: 100, bytesPerSec: 0, etaMs: 125_000 }), '100%  0.0 MB/s  ETA 2m05s  sync');
     assert.match(describeProgress({ phase: 'hello', percent: -3, bytesPerSec: 1, etaMs: Infinity }), /^ {2}0% .*ETA --/);
+    assert.match(describeProgress({ phase: 'hello', percent: 0, bytesPerSec: 0, etaMs: 9e15 }), /ETA --/, 'no absurd estimate before anything was measured');
   });
 
   it('draws a bar that fills with the percentage', () => {

@@ -1,13 +1,25 @@
-// roamd's config (config.json): the machine's name, role and listen
-// addresses. Flags given to `roam daemon` override it and are saved, so the
-// next start keeps them.
+// roamd's config (config.json): the machine's name, role, listen addresses
+// and the home store (`home`: which tree follows the session, which member is
+// the household's server for it). Flags given to `roam daemon` override it and
+// are saved, so the next start keeps them.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { readJson, writeJsonAtomic } from './files.js';
 import { checkName } from './household.js';
 import { ROLES, type Role } from '../../discovery/index.js';
 
-export interface AgentConfig { name: string; role: Role; listen: string[] }
+export interface HomeConfig {
+  /** The home tree roamd snapshots, serves and syncs into (default: $HOME with the default state dir, else none). */
+  dir?: string;
+  /** The member the follower pushes to (default: the member whose role is 'server'). */
+  server?: string;
+  /** Whether the follower runs (default true). */
+  follow?: boolean;
+  /** Quiet time after the last edit before a snapshot (default 2000 ms). */
+  debounceMs?: number;
+}
+
+export interface AgentConfig { name: string; role: Role; listen: string[]; home?: HomeConfig }
 
 function defaultRole(): Role {
   return existsSync('/proc/acpi/button/lid') ? 'laptop' : 'desktop';
@@ -25,9 +37,21 @@ export function loadConfig(path: string, overrides: Partial<AgentConfig>): Agent
     role: overrides.role ?? saved.role ?? defaultRole(),
     listen: overrides.listen ?? saved.listen ?? ['/ip4/0.0.0.0/tcp/0'],
   };
+  const home = { ...(saved.home ?? {}), ...(overrides.home ?? {}) };
+  if (Object.keys(home).length) cfg.home = checkHome(home, path);
   checkName(cfg.name, 'machine name');
   if (!ROLES.includes(cfg.role)) throw new Error(`role '${cfg.role}' in ${path} is not one of ${ROLES.join(', ')}`);
   if (!Array.isArray(cfg.listen) || !cfg.listen.every((a) => typeof a === 'string')) throw new Error(`'listen' in ${path} must be a list of multiaddrs`);
   if (JSON.stringify(saved) !== JSON.stringify(cfg)) writeJsonAtomic(path, cfg, 0o644);
   return cfg;
+}
+
+function checkHome(h: HomeConfig, path: string): HomeConfig {
+  if (h.dir !== undefined && (typeof h.dir !== 'string' || !h.dir.startsWith('/'))) throw new Error(`'home.dir' in ${path} must be an absolute path`);
+  if (h.server !== undefined) checkName(h.server, 'home server');
+  if (h.follow !== undefined && typeof h.follow !== 'boolean') throw new Error(`'home.follow' in ${path} must be true or false`);
+  if (h.debounceMs !== undefined && (!Number.isInteger(h.debounceMs) || h.debounceMs < 50 || h.debounceMs > 3_600_000)) {
+    throw new Error(`'home.debounceMs' in ${path} must be a whole number of milliseconds from 50 to 3600000`);
+  }
+  return h;
 }

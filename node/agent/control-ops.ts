@@ -6,6 +6,7 @@ import { STREAMING, type ControlHandler, type ControlRequest } from './control-s
 import { checkName } from './household.js';
 import { MEMBER_PROTOCOLS, PEER_PROTOCOL } from './protocols.js';
 import { NOT_WIRED } from './migration.js';
+import { homeOp, isHomeOp } from './home-ops.js';
 import type { Roamd } from './daemon.js';
 import type { PeerEntry } from '../../discovery/index.js';
 
@@ -136,6 +137,7 @@ export function controlHandler(r: Roamd): ControlHandler {
       case 'probe-protocols':
         return await probeProtocols(r, findPeer(r, arg(req, 'peer', 200)));
       default:
+        if (isHomeOp(req.op)) return await homeOp(r, req, peer);
         throw new Error(`unknown op '${String(req.op).slice(0, 64)}'`);
     }
   };

@@ -4,6 +4,8 @@
 // handler's failure ends only that stream or request.
 import '../common/polyfill.js';
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Server } from 'node:net';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
@@ -15,11 +17,13 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { PeerDirectory, collectRecord, mdnsDiscovery, recordChanged, type DirectoryTiming, type MachineRecord, type Role } from '../../discovery/index.js';
 import { agentPaths, type AgentPaths } from './paths.js';
-import { loadConfig, type AgentConfig } from './config.js';
+import { loadConfig, type AgentConfig, type HomeConfig } from './config.js';
+import { HomeService, HOME_DEFAULT_DEBOUNCE_MS } from './home-service.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { Household, checkName } from './household.js';
 import { encodeInvite, decodeInvite } from './invite-code.js';
-import { JOIN_PROTOCOL, MIGRATE_PROTOCOL, PEER_PROTOCOL, STORE_PROTOCOL_ID } from './protocols.js';
+import { HOME_PROTOCOL, JOIN_PROTOCOL, MIGRATE_PROTOCOL, PEER_PROTOCOL, STORE_PROTOCOL_ID } from './protocols.js';
+import { answerPull } from './home-protocol.js';
 import { answerExchange, startExchange, NotAMember, type ExchangeContext } from './peer-exchange.js';
 import { answerJoin, requestJoin } from './join-exchange.js';
 import { VmSupervisor } from './vm-supervisor.js';
@@ -36,6 +40,8 @@ export interface RoamdOptions {
   refreshMs?: number;
   timing?: DirectoryTiming;
   mdnsIntervalMs?: number;
+  /** The home store's settings (`roam daemon --home DIR …`); saved in the config like the other flags. */
+  home?: HomeConfig;
   log?: (line: string) => void;
 }
 
@@ -46,6 +52,9 @@ const UNTRUSTED_RETRY_MS = 30_000;
 export class Roamd {
   readonly startedAt = Date.now();
   migration: MigrationService | undefined;
+  /** The home store (undefined when this roamd keeps no home tree; homeProblem says why). */
+  home: HomeService | undefined;
+  homeProblem = 'no home tree is configured (start roamd with --home DIR, or set home.dir in its config)';
   private record: MachineRecord;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly lastTry = new Map<string, number>();
@@ -70,6 +79,7 @@ export class Roamd {
     mkdirSync(paths.state, { recursive: true, mode: 0o700 });
     const config = loadConfig(paths.config, {
       ...(opts.name ? { name: opts.name } : {}), ...(opts.role ? { role: opts.role } : {}), ...(opts.listen ? { listen: opts.listen } : {}),
+      ...(opts.home ? { home: opts.home } : {}),
     });
     const household = new Household(paths);
     const privateKey = await loadOrCreateIdentity(paths.identityKey);
@@ -87,9 +97,11 @@ export class Roamd {
     const roamd = new Roamd(paths, config, node as unknown as Libp2p, household, directory, new VmSupervisor(paths.vms), opts);
     try {
       await roamd.wire();
+      await roamd.openHome();
       roamd.control = await startControlServer(paths.socket, controlHandler(roamd));
     } catch (e) {
       await node.stop();
+      await roamd.home?.stop();
       throw e;
     }
     writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o644 });
@@ -114,6 +126,23 @@ export class Roamd {
 
   setMigrationService(svc: MigrationService): void { this.migration = svc; }
 
+  /** Opens the home store: home.dir, else $HOME when this is the user's default roamd (no --state). */
+  private async openHome(): Promise<void> {
+    const h = this.config.home ?? {};
+    const dir = h.dir ?? (this.opts.stateDir ? undefined : process.env.HOME || homedir());
+    if (!dir) return;
+    try {
+      this.home = await HomeService.open(this, {
+        dir, storeDir: join(this.paths.state, 'store'), privatePaths: [this.paths.state, dirname(this.paths.config)],
+        ...(h.server ? { server: h.server } : {}), follow: h.follow ?? true, debounceMs: h.debounceMs ?? HOME_DEFAULT_DEBOUNCE_MS,
+      });
+      this.log(`home: ${dir} (store ${join(this.paths.state, 'store')}, follower ${h.follow === false ? 'off' : 'on'})`);
+    } catch (e) {
+      this.homeProblem = `roamd could not open the home ${dir}: ${(e as Error).message}`;
+      this.log(`home: ${this.homeProblem}`);
+    }
+  }
+
   private collect(): MachineRecord {
     return collectRecord(this.config.name, this.config.role,
       this.vms.list().map((v) => ({ name: v.name, state: v.state, memBytes: v.memBytes })));
@@ -131,6 +160,7 @@ export class Roamd {
     await node.handle(MIGRATE_PROTOCOL, (stream: Stream, conn: Connection) => this.onMigrateStream(stream, conn));
     await node.handle(STORE_PROTOCOL_ID, (stream: Stream, conn: Connection) => this.onStoreStream(stream, conn));
     await node.handle(JOIN_PROTOCOL, (stream: Stream, conn: Connection) => this.onJoinStream(stream, conn));
+    await node.handle(HOME_PROTOCOL, (stream: Stream, conn: Connection) => this.onHomeStream(stream, conn));
     node.addEventListener('peer:discovery', (evt) => {
       const id = evt.detail.id.toString();
       if (id === this.peerId) return;
@@ -281,7 +311,17 @@ export class Roamd {
   private async onStoreStream(stream: Stream, conn: Connection): Promise<void> {
     const remote = conn.remotePeer.toString();
     if (!this.household.isMember(remote)) return this.refuse(stream, remote, STORE_PROTOCOL_ID, 'not a member of this household');
-    stream.abort(new Error('the home store is not served by roamd yet; use `roam home sync`'));
+    if (!this.home) { stream.abort(new Error(this.homeProblem)); return; }
+    await this.home.serveStoreStream(stream, conn);
+  }
+
+  /** A member asks this machine to pull its home now (`roam home sync`, its follower). */
+  private async onHomeStream(stream: Stream, conn: Connection): Promise<void> {
+    const remote = conn.remotePeer.toString();
+    if (!this.household.isMember(remote)) return this.refuse(stream, remote, HOME_PROTOCOL, 'not a member of this household');
+    if (this.home) return this.home.onPullRequest(stream, conn);
+    const why = this.homeProblem;
+    await answerPull(stream, async () => { throw new Error(why); }).catch((e: Error) => stream.abort(e));
   }
 
   private async onJoinStream(stream: Stream, conn: Connection): Promise<void> {
@@ -366,7 +406,9 @@ export class Roamd {
     await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
     try { unlinkSync(this.paths.socket); } catch { /* already gone */ }
     await this.vms.stopAll();
+    await this.home?.stopFollowing();
     await this.node.stop();
+    await this.home?.stop();
     try { unlinkSync(this.paths.pidFile); } catch { /* already gone */ }
     this.log('roamd stopped');
   }

@@ -2,6 +2,11 @@
 export const PEER_PROTOCOL = '/roam/peer/1.0.0';
 export const MIGRATE_PROTOCOL = '/roam/migrate/1.0.0';
 export const STORE_PROTOCOL_ID = '/roam/store/1.0.0';
+/**
+ * Asking a member to pull this machine's home now (`roam home sync`, the follower).
+ * Member-only like the others; answered by the home service (home-protocol.ts).
+ */
+export const HOME_PROTOCOL = '/roam/home/1.0.0';
 /** Redeeming an invite: the one protocol a non-member may open, and it only spends a one-time token. */
 export const JOIN_PROTOCOL = '/roam/join/1.0.0';
 

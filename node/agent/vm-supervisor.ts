@@ -15,6 +15,8 @@ export interface RunSpec { name: string; guest: string; kernelPath: string; cmdl
 export interface VmStatus {
   name: string; guest: string; state: VmState; pid: number; memBytes: number; vcpus: number;
   startedAt: string; message: string | null; log: string; lastHeartbeat: Heartbeat | null;
+  /** The probe guest's heartbeat as seen here: first seq, and seq jumps or repeats (lost or replayed time). */
+  heartbeats: { first: number | null; count: number; gaps: number; repeats: number };
 }
 
 const BACKLOG_BYTES = 64 * 1024;
@@ -24,6 +26,7 @@ export class SupervisedVm extends EventEmitter {
   state: VmState = 'starting';
   message: string | null = null;
   lastHeartbeat: Heartbeat | null = null;
+  private firstSeq: number | null = null;
   readonly startedAt = new Date();
   private backlog: Buffer[] = [];
   private backlogBytes = 0;
@@ -34,7 +37,7 @@ export class SupervisedVm extends EventEmitter {
     super();
     this.log = createWriteStream(logPath, { flags: 'a', mode: 0o600 });
     this.log.on('error', () => { /* a full disk must not take roamd down; the console still streams */ });
-    this.watcher.on('heartbeat', (hb: Heartbeat) => { this.lastHeartbeat = hb; });
+    this.watcher.on('heartbeat', (hb: Heartbeat) => { this.lastHeartbeat = hb; this.firstSeq ??= hb.seq; });
     vmp.on('serial', (data: Buffer) => this.onSerial(data));
     vmp.on('vm-error', (m: string) => this.fail('failed', `the VM stopped: ${m}`));
     vmp.on('shutdown', () => this.fail('stopped', 'the guest shut down'));
@@ -57,6 +60,7 @@ export class SupervisedVm extends EventEmitter {
       name: this.spec.name, guest: this.spec.guest, state: this.state, pid: this.vmp.pid, memBytes: this.spec.memBytes,
       vcpus: this.spec.vcpus, startedAt: this.startedAt.toISOString(), message: this.message, log: this.logPath,
       lastHeartbeat: this.lastHeartbeat,
+      heartbeats: { first: this.firstSeq, count: this.watcher.heartbeats, gaps: this.watcher.gaps, repeats: this.watcher.repeats },
     };
   }
 

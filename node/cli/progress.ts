@@ -20,7 +20,8 @@ function mbps(bytesPerSec: number): string {
 }
 
 function eta(ms: number | undefined): string {
-  if (ms === undefined || !Number.isFinite(ms)) return 'ETA --';
+  // No estimate yet (nothing measured), or none worth showing.
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0 || ms > 24 * 3_600_000) return 'ETA --';
   const s = Math.max(0, Math.round(ms / 1000));
   return s >= 60 ? `ETA ${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `ETA ${s}s`;
 }

@@ -65,6 +65,9 @@ export const daemon: Command = {
     } catch (e) {
       throw new Error(`roamd could not start: ${(e as Error).message}`);
     }
+    const { VmMigrationService } = await import('../../agent/migration-service.js');
+    const migration = new VmMigrationService(roamd);
+    roamd.setMigrationService(migration);
     // A daemon outlives a stray failure in one stream or timer: log it, keep serving.
     process.on('unhandledRejection', (e) => roamd.log(`unhandled failure (roamd carries on): ${(e as Error)?.stack ?? String(e)}`));
     process.on('uncaughtException', (e) => roamd.log(`uncaught exception (roamd carries on): ${e.stack ?? e.message}`));
@@ -72,6 +75,7 @@ export const daemon: Command = {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
+    migration.close();
     await roamd.stop();
     return 0;
   },

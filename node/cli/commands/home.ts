@@ -10,7 +10,8 @@ import { UsageError } from '../command.js';
 import { Store, homeStatus, materialise, snapshotTree, isHashHex } from '../../../storage/index.js';
 import { agentPaths } from '../../agent/paths.js';
 import { call, NotRunning } from '../../agent/control-client.js';
-import { syncProgressLine, plainProgress } from '../../agent/home-progress.js';
+import { syncView } from '../../agent/home-progress.js';
+import { ProgressDisplay } from '../progress.js';
 
 const USAGE = `usage: roam home <snapshot|status|verify|gc|restore|sync> [options]
 
@@ -111,7 +112,10 @@ async function run(argv: string[]): Promise<number> {
       return await throughRoamd(sub, o, out);
     } catch (e) {
       if (!(e instanceof NotRunning)) throw e;
-      if (sub === 'sync' || sub === 'follow') throw new Error(`${sub} goes through roamd, which must run on this machine (and on the peer): ${e.message}`);
+      if (sub === 'sync' || sub === 'follow') {
+        console.error(`roam home ${sub}: ${sub} goes through roamd, which must run on this machine (and on the peer): ${e.message}`);
+        return 1;
+      }
       // No roamd: this process may open the store itself.
     }
   } else if (sub === 'sync' || sub === 'follow') {
@@ -168,9 +172,11 @@ async function throughRoamd(sub: string, o: Opts, out: Out): Promise<number> {
       }
       case 'sync': {
         const peer = o.positional[0]!;
-        const bar = process.stderr.isTTY ? syncProgressLine(peer) : plainProgress(peer);
-        const r = await call(o.state, 'home-sync', { ...dirArg, peer }, (ev) => bar.update(ev)) as SyncOut;
-        bar.done();
+        const display = new ProgressDisplay(process.stderr);
+        let r: SyncOut;
+        try {
+          r = await call(o.state, 'home-sync', { ...dirArg, peer }, (ev) => display.update(syncView(peer, ev))) as SyncOut;
+        } finally { display.finish(); }
         const oc = r.outcome;
         out([
           `${r.peer} holds snapshot ${r.snapshot} (${r.files} files, ${mib(r.bytes)}) and has placed it: ` +
@@ -236,7 +242,11 @@ function restoreLines(r: RestoreOut): string {
 
 /** One subcommand on the store opened by this process (no roamd, or --store). */
 async function local(sub: string, o: Opts, out: Out): Promise<number> {
-  const store = await Store.open(o.store);
+  let store: Store;
+  try { store = await Store.open(o.store); } catch (e) {
+    throw new Error(`cannot open the store ${o.store}: ${(e as Error).message}` +
+      (o.storeGiven ? '; if roamd runs and owns this store, drop --store so the command goes through roamd' : ''));
+  }
   const p = progressLine();
   try {
     switch (sub) {

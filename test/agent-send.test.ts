@@ -1,0 +1,106 @@
+// `roam send` end to end: real roamd in network namespaces, a real probe guest,
+// moved by the real CLI — there and back — with the guest's own heartbeat as
+// the witness that no memory, time or output was lost or replayed.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Household, ROAM_ENTRY, until } from '../node/demo/household.js';
+import { requireNetns } from './support/netns.js';
+import { requireKvm } from './support/kvm.js';
+
+interface Beat { seq: number; ok: boolean }
+interface VmView { name: string; state: string; guest: string; lastHeartbeat: Beat | null; heartbeats: { first: number | null; count: number; gaps: number; repeats: number } }
+interface SendResult { vm: string; to: string; lastHeartbeatHere: Beat | null; wireBytes: number; rounds: number; downtimeMs: number; returnTrip: boolean; returnTripPagesReused: number }
+
+describe('roam send between roamd in network namespaces', function () {
+  this.timeout(180_000);
+  let house: Household | undefined;
+  let root: string;
+
+  before(async function () {
+    requireNetns(this);
+    requireKvm(this);
+    root = mkdtempSync(join(tmpdir(), 'roam-sd-'));
+    house = new Household(root, [
+      { name: 'basement', role: 'server' }, { name: 'laptop', role: 'laptop' }, { name: 'outsider', role: 'desktop' },
+    ], { net: 79, prefix: 'roam-sd-' });
+    await house.start();
+    // basement and laptop form the household; outsider stays outside it.
+    house.roamJson('basement', 'init', '--name', 'test-home');
+    const { code } = house.roamJson<{ code: string }>('basement', 'invite');
+    house.roamJson('laptop', 'join', code);
+    await until('basement and laptop to see each other', 30_000, () => {
+      const p = house!.roamJson<{ name: string | null; trusted: boolean; presence: string }[]>('basement', 'peers');
+      return p.some((x) => x.name === 'laptop' && x.trusted && x.presence === 'online');
+    });
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    await house?.stop();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && house) for (const m of house.machines) console.error(`--- roamd ${m.name} ---\n${house.log(m.name).slice(-3000)}`);
+  });
+
+  const ps = (m: string) => house!.roamJson<VmView[]>(m, 'ps');
+  const beatsOn = (m: string, name: string, atLeast: number) => until(`${name} to beat ${atLeast} times on ${m}`, 30_000, () => {
+    const vm = ps(m).find((v) => v.name === name);
+    return vm && vm.heartbeats.count >= atLeast ? vm : undefined;
+  });
+
+  it('moves a running probe guest to laptop and back; the heartbeat continues exactly, ok, and the return is cheaper', async () => {
+    const run = house!.roam('basement', 'run', 'probe', '--name', 'desk', '--mem', '128M', '--ws', '16M', '--rate', '16M', '--beat', '50ms');
+    assert.equal(run.code, 0, run.err);
+    await beatsOn('basement', 'desk', 5);
+
+    const out = house!.roamJson<SendResult>('basement', 'send', 'desk', 'laptop');
+    assert.equal(out.to, 'laptop');
+    assert.ok(out.lastHeartbeatHere, 'basement saw heartbeats before the send');
+    assert.equal(ps('basement').find((v) => v.name === 'desk'), undefined, 'basement no longer runs it');
+    const there = await beatsOn('laptop', 'desk', 5);
+    assert.equal(there.state, 'running');
+    assert.match(there.guest, /arrived from basement/);
+    assert.equal(there.heartbeats.first, out.lastHeartbeatHere!.seq + 1, 'the first heartbeat on laptop follows the last one on basement');
+    assert.equal(there.heartbeats.gaps, 0);
+    assert.equal(there.heartbeats.repeats, 0);
+    assert.equal(there.lastHeartbeat!.ok, true);
+
+    const back = house!.roamJson<SendResult>('laptop', 'send', 'desk', 'basement');
+    assert.equal(back.returnTrip, true, 'basement kept the image it had');
+    assert.ok(back.returnTripPagesReused > 0);
+    assert.ok(back.wireBytes < out.wireBytes, `return ${back.wireBytes} B should be cheaper than the way out ${out.wireBytes} B`);
+    const home = await beatsOn('basement', 'desk', 5);
+    assert.equal(home.heartbeats.first, back.lastHeartbeatHere!.seq + 1);
+    assert.equal(home.heartbeats.gaps, 0);
+    assert.equal(home.lastHeartbeat!.ok, true);
+    assert.equal(ps('laptop').find((v) => v.name === 'desk'), undefined);
+  });
+
+  it('a machine outside the household can neither receive nor send a VM', async () => {
+    assert.equal(house!.roam('basement', 'run', 'probe', '--name', 'stays', '--mem', '32M').code, 0);
+    const toOutsider = house!.roam('basement', 'send', 'stays', 'outsider');
+    assert.equal(toOutsider.code, 1);
+    assert.match(toOutsider.err, /no peer named 'outsider'; household members: laptop|not a household member/);
+    // The outsider runs a VM of its own and tries to push it into the household.
+    assert.equal(house!.roam('outsider', 'run', 'probe', '--name', 'intruder', '--mem', '32M').code, 0);
+    const fromOutsider = house!.roam('outsider', 'send', 'intruder', 'basement');
+    assert.equal(fromOutsider.code, 1);
+    assert.equal(ps('basement').find((v) => v.name === 'intruder'), undefined);
+    assert.equal(ps('basement').find((v) => v.name === 'stays')?.state, 'running', 'the household VM is untouched');
+    assert.equal(ps('outsider').find((v) => v.name === 'intruder')?.state, 'running', 'the refused VM keeps running where it was');
+  });
+
+  it('the README demo (npm run demo) runs to the end', function () {
+    this.timeout(240_000);
+    const demo = join(ROAM_ENTRY, '..', '..', 'demo', 'main.js');
+    const r = spawnSync(process.execPath, [demo], { encoding: 'utf8', timeout: 220_000 });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /sent VM 'session' to 'laptop'/);
+    assert.match(r.stdout, /laptop: heartbeat seq=\d+ ok; basement no longer runs it/);
+  });
+});
