@@ -115,6 +115,10 @@ export interface NativeAddon {
    * the file cannot be opened, is not a regular file, or is smaller than the slots need.
    */
   mapGuestMemory(path: string, slots: MappedSlot[]): GuestMemoryMapping;
+  /** A path's user.* extended attributes, sorted by name (none where the filesystem has no xattrs). Never follows a symlink. */
+  readXattrs(path: string): [string, Buffer][];
+  /** Makes a path's user.* extended attributes exactly these (others removed). Names must be user.*; values ≤ 64 KiB. */
+  writeXattrs(path: string, attrs: [string, Uint8Array][]): void;
   /** Test hook: abort() the process from native code, to prove a VM-process crash is contained. */
   abortForTest(): never;
 }

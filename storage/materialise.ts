@@ -3,6 +3,7 @@
 // the real name, so a crash leaves either the old or the new file, never half of
 // one. Temp names are recognisable and are swept on the next run.
 import { randomBytes } from 'node:crypto';
+import { readXattrs, sameXattrs, writeXattrs } from './xattrs.js';
 import { chmod, lstat, lutimes, mkdir, open, readdir, readlink, rename, rm, rmdir, symlink, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BigIntStats } from 'node:fs';
@@ -129,6 +130,7 @@ async function writeEntry(ctx: Ctx, txn: WriteTxn, e: TreeEntry, abs: string, re
     }
     if (!st) { await mkdir(abs, { mode: 0o700 }); ctx.stats.dirsCreated++; created = true; }
     await writeDir(ctx, txn, e.hash, rel);
+    writeXattrs(abs, e.xattrs);
     await chmod(abs, e.mode);
     await utimes(abs, toSeconds(e.mtimeMs), toSeconds(e.mtimeMs));
     return created;
@@ -153,9 +155,11 @@ async function writeEntry(ctx: Ctx, txn: WriteTxn, e: TreeEntry, abs: string, re
   if (st?.isFile()) {
     const cached = await readStatCache(ctx.store, ctx.root, rel);
     if (cached && cached.manifest === e.hash && statMatches(cached, st)) {
+      const xattrsDiffer = !sameXattrs(readXattrs(abs), e.xattrs);
+      if (xattrsDiffer) writeXattrs(abs, e.xattrs);
       if (entryMode(st) !== e.mode) await chmod(abs, e.mode);
       if (entryMtimeMs(st) !== e.mtimeMs) await utimes(abs, toSeconds(e.mtimeMs), toSeconds(e.mtimeMs));
-      if (entryMode(st) !== e.mode || entryMtimeMs(st) !== e.mtimeMs) {
+      if (entryMode(st) !== e.mode || entryMtimeMs(st) !== e.mtimeMs || xattrsDiffer) {
         const now = await lstat(abs, { bigint: true });
         txn.put(statCacheKey(ctx.root, rel), JSON.stringify(statCacheEntry(now, e.hash)));
       }
@@ -178,6 +182,7 @@ async function writeEntry(ctx: Ctx, txn: WriteTxn, e: TreeEntry, abs: string, re
       if (pos !== manifest.size) throw new Error(`manifest size ${manifest.size} does not match its chunks (${pos})`);
       await fh.sync();
     } finally { await fh.close(); }
+    writeXattrs(tmp, e.xattrs);
     await chmod(tmp, e.mode);
     await utimes(tmp, toSeconds(e.mtimeMs), toSeconds(e.mtimeMs));
     await rename(tmp, abs);

@@ -5,6 +5,7 @@
 // sides keeps both versions, and a deletion never wins over a modification.
 import { decodeTree, encodeTree, type TreeEntry } from './objects.js';
 import type { WriteTxn } from './store.js';
+import { sameXattrs } from './xattrs.js';
 
 export type ReadObject = (id: string) => Promise<string>;
 
@@ -50,7 +51,7 @@ export interface MergeResult { tree: FlatTree; conflicts: MergeConflict[]; chang
 /** Content identity: what makes two versions of a path the same for merging (mtime is not). */
 function same(a: TreeEntry | undefined, b: TreeEntry | undefined): boolean {
   if (!a || !b) return a === b;
-  return a.kind === b.kind && a.hash === b.hash && a.target === b.target && a.mode === b.mode;
+  return a.kind === b.kind && a.hash === b.hash && a.target === b.target && a.mode === b.mode && sameXattrs(a.xattrs, b.xattrs);
 }
 
 export function conflictStamp(d: Date): string {

@@ -3,6 +3,7 @@
 // machine: fields are written in a fixed order and tree entries sorted by name.
 // Objects also arrive from peers, so decoding checks every field.
 import { hashHex, isHashHex } from './hash.js';
+import { xattrListProblem, type XattrList } from './xattrs.js';
 
 export type EntryKind = 'file' | 'dir' | 'link';
 
@@ -19,6 +20,8 @@ export interface TreeEntry {
   hash: string;
   /** Symlink target, empty otherwise. */
   target: string;
+  /** user.* extended attributes of files and dirs, sorted by name; absent when there are none. */
+  xattrs?: XattrList;
 }
 
 export interface TreeObject { type: 'tree'; entries: TreeEntry[] }
@@ -45,6 +48,8 @@ export function encodeTree(entries: TreeEntry[]): string {
     type: 'tree',
     entries: sorted.map((e) => ({
       name: e.name, kind: e.kind, mode: e.mode, mtimeMs: e.mtimeMs, size: e.size, hash: e.hash, target: e.target,
+      // Only when present, so a tree without attributes encodes (and hashes) as it always did.
+      ...(e.xattrs?.length ? { xattrs: e.xattrs } : {}),
     })),
   });
 }
@@ -98,7 +103,13 @@ export function decodeTree(encoded: string): TreeObject {
     if (e.kind === 'link') {
       if (e.hash !== '' || e.target === '' || Buffer.byteLength(e.target) > MAX_TARGET_BYTES || e.target.includes('\0')) fail('link entry');
     } else if (!isHashHex(e.hash) || e.target !== '') fail('entry hash');
-    return { name: e.name, kind: e.kind, mode: e.mode, mtimeMs: e.mtimeMs, size: e.size, hash: e.hash, target: e.target };
+    const entry: TreeEntry = { name: e.name, kind: e.kind, mode: e.mode, mtimeMs: e.mtimeMs, size: e.size, hash: e.hash, target: e.target };
+    if (e.xattrs !== undefined) {
+      const problem = xattrListProblem(e.xattrs);
+      if (problem || e.kind === 'link' || (e.xattrs as unknown[]).length === 0) fail(`entry ${e.name} extended attributes: ${problem ?? 'not allowed here'}`);
+      entry.xattrs = e.xattrs as XattrList;
+    }
+    return entry;
   });
   return { type: 'tree', entries };
 }

@@ -9,6 +9,7 @@ import { IgnoreRules } from './ignore.js';
 import { encodeManifest, encodeSnapshot, encodeTree, type SnapshotRecord, type TreeEntry } from './objects.js';
 import { K, prefixEnd, type Store, type WriteTxn } from './store.js';
 import { isTempName } from './materialise.js';
+import { readXattrs } from './xattrs.js';
 import type { BigIntStats } from 'node:fs';
 
 export interface ScanStats {
@@ -99,10 +100,13 @@ async function scanDir(
     const isDir = st.isDirectory();
     if (ignore.ignores(childRel, isDir)) { stats.ignored++; continue; }
     const base = { name, mode: entryMode(st), mtimeMs: entryMtimeMs(st) };
+    // Links carry no user.* attributes (Linux allows none on them).
+    const xattrs = st.isSymbolicLink() ? [] : readXattrs(childAbs);
+    const withXattrs = xattrs.length ? { xattrs } : {};
     if (isDir) {
       stats.dirs++;
       const hash = await scanDir(store, txn, root, childRel, ignore, stats, scanStartNs, seen, onProgress);
-      entries.push({ ...base, kind: 'dir', size: 0, hash, target: '' });
+      entries.push({ ...base, kind: 'dir', size: 0, hash, target: '', ...withXattrs });
     } else if (st.isSymbolicLink()) {
       stats.links++;
       entries.push({ ...base, kind: 'link', size: 0, hash: '', target: await readlink(childAbs) });
@@ -112,7 +116,7 @@ async function scanDir(
       if (manifest === null) continue;
       stats.files++;
       stats.bytes += Number(manifest.size);
-      entries.push({ ...base, kind: 'file', size: manifest.size, hash: manifest.id, target: '' });
+      entries.push({ ...base, kind: 'file', size: manifest.size, hash: manifest.id, target: '', ...withXattrs });
       if (onProgress && stats.files % 500 === 0) onProgress(stats);
     } else {
       stats.skippedSpecial++; // sockets, fifos, devices have no content to carry

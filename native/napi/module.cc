@@ -8,6 +8,7 @@
 #include "napi/guest_memory_map.h"
 #include "napi/native_vm.h"
 #include "napi/state_bindings.h"
+#include "napi/xattr_bindings.h"
 
 namespace roam::napi {
 
@@ -52,6 +53,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("abortForTest", Napi::Function::New(env, abortForTest, "abortForTest"));
   registerStateBindings(env, exports);
   registerGuestMemoryMap(env, exports);
+  registerXattrBindings(env, exports);
   return exports;
 }
 
