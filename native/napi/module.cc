@@ -9,6 +9,7 @@
 #include "napi/native_vm.h"
 #include "napi/state_bindings.h"
 #include "napi/xattr_bindings.h"
+#include "napi/unix_fd_socket.h"
 
 namespace roam::napi {
 
@@ -54,6 +55,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   registerStateBindings(env, exports);
   registerGuestMemoryMap(env, exports);
   registerXattrBindings(env, exports);
+  registerUnixFdSocket(env, exports);
   return exports;
 }
 

@@ -19,7 +19,21 @@ export interface HomeConfig {
   debounceMs?: number;
 }
 
-export interface AgentConfig { name: string; role: Role; listen: string[]; home?: HomeConfig }
+/** What roamd does when the lid closes (see node/agent/handoff-runner.ts). */
+export interface LidConfig {
+  /** Where the lid events come from: logind over D-Bus, the ACPI lid state, either (default 'auto'), or none. */
+  watcher?: 'auto' | 'logind' | 'acpi' | 'off';
+  /** The system bus (default $DBUS_SYSTEM_BUS_ADDRESS, else unix:path=/run/dbus/system_bus_socket). */
+  dbusAddress?: string;
+  /** The member a closing lid sends the session to first (default home.server, else the member whose role is server). */
+  handoffTo?: string;
+  /** How long the hand-off may take before the VM is saved to disk instead (default 30000 ms). */
+  budgetMs?: number;
+}
+
+export const LID_DEFAULT_BUDGET_MS = 30_000;
+
+export interface AgentConfig { name: string; role: Role; listen: string[]; home?: HomeConfig; lid?: LidConfig }
 
 function defaultRole(): Role {
   return existsSync('/proc/acpi/button/lid') ? 'laptop' : 'desktop';
@@ -39,6 +53,8 @@ export function loadConfig(path: string, overrides: Partial<AgentConfig>): Agent
   };
   const home = { ...(saved.home ?? {}), ...(overrides.home ?? {}) };
   if (Object.keys(home).length) cfg.home = checkHome(home, path);
+  const lid = { ...(saved.lid ?? {}), ...(overrides.lid ?? {}) };
+  if (Object.keys(lid).length) cfg.lid = checkLid(lid, path);
   checkName(cfg.name, 'machine name');
   if (!ROLES.includes(cfg.role)) throw new Error(`role '${cfg.role}' in ${path} is not one of ${ROLES.join(', ')}`);
   if (!Array.isArray(cfg.listen) || !cfg.listen.every((a) => typeof a === 'string')) throw new Error(`'listen' in ${path} must be a list of multiaddrs`);
@@ -54,4 +70,16 @@ function checkHome(h: HomeConfig, path: string): HomeConfig {
     throw new Error(`'home.debounceMs' in ${path} must be a whole number of milliseconds from 50 to 3600000`);
   }
   return h;
+}
+
+function checkLid(l: LidConfig, path: string): LidConfig {
+  if (l.watcher !== undefined && !['auto', 'logind', 'acpi', 'off'].includes(l.watcher)) throw new Error(`'lid.watcher' in ${path} must be auto, logind, acpi or off`);
+  if (l.dbusAddress !== undefined && (typeof l.dbusAddress !== 'string' || l.dbusAddress.length === 0 || l.dbusAddress.length > 1024)) {
+    throw new Error(`'lid.dbusAddress' in ${path} must be a D-Bus address such as unix:path=/run/dbus/system_bus_socket`);
+  }
+  if (l.handoffTo !== undefined) checkName(l.handoffTo, 'lid hand-off target');
+  if (l.budgetMs !== undefined && (!Number.isInteger(l.budgetMs) || l.budgetMs < 1_000 || l.budgetMs > 600_000)) {
+    throw new Error(`'lid.budgetMs' in ${path} must be a whole number of milliseconds from 1000 to 600000`);
+  }
+  return l;
 }

@@ -71,7 +71,7 @@ export function controlHandler(r: Roamd): ControlHandler {
           name: r.config.name, role: r.config.role, peerId: r.peerId, pid: process.pid, stateDir: r.paths.state,
           household: r.household.joined ? { id: r.household.id, name: r.household.name, members: r.household.memberList().length } : null,
           addrs: r.shareableAddrs(), vms: r.vms.list().length, uptimeMs: Date.now() - r.startedAt,
-          migration: r.migration ? 'wired' : 'not wired', record: r.currentRecord(),
+          migration: r.migration ? 'wired' : 'not wired', record: r.currentRecord(), lid: r.lidStatus(),
         };
       case 'peers':
         return r.directory.list().map(peerView);

@@ -29,6 +29,8 @@ import { answerJoin, requestJoin } from './join-exchange.js';
 import { VmSupervisor } from './vm-supervisor.js';
 import { startControlServer } from './control-server.js';
 import { controlHandler } from './control-ops.js';
+import { HandoffRunner } from './handoff-runner.js';
+import { LidWatch, type LidStatus } from './lid-watch.js';
 import type { MigrationService } from './migration.js';
 
 export interface RoamdOptions {
@@ -55,6 +57,9 @@ export class Roamd {
   /** The home store (undefined when this roamd keeps no home tree; homeProblem says why). */
   home: HomeService | undefined;
   homeProblem = 'no home tree is configured (start roamd with --home DIR, or set home.dir in its config)';
+  /** The lid-close hand-off (policy, budget, VMs saved to disk) and the lid source that triggers it. */
+  readonly handoff: HandoffRunner;
+  private lidWatch: LidWatch | undefined;
   private record: MachineRecord;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly lastTry = new Map<string, number>();
@@ -72,6 +77,7 @@ export class Roamd {
     private readonly opts: RoamdOptions,
   ) {
     this.record = this.collect();
+    this.handoff = new HandoffRunner(this, join(paths.state, 'parked'));
   }
 
   static async start(opts: RoamdOptions = {}): Promise<Roamd> {
@@ -97,9 +103,13 @@ export class Roamd {
     const roamd = new Roamd(paths, config, node as unknown as Libp2p, household, directory, new VmSupervisor(paths.vms), opts);
     try {
       await roamd.wire();
+      // VMs a previous roamd left running (their processes outlive it) are supervised again.
+      await roamd.vms.reattach((l) => roamd.log(l));
       await roamd.openHome();
       roamd.control = await startControlServer(paths.socket, controlHandler(roamd));
+      roamd.lidWatch = await LidWatch.start(roamd);
     } catch (e) {
+      await roamd.vms.detachAll();
       await node.stop();
       await roamd.home?.stop();
       throw e;
@@ -125,6 +135,9 @@ export class Roamd {
   isMember(peerId: string): boolean { return this.household.isMember(peerId); }
 
   setMigrationService(svc: MigrationService): void { this.migration = svc; }
+
+  /** For `roam status`: the lid source, the last hand-off and the VMs saved to disk. */
+  lidStatus(): LidStatus | null { return this.lidWatch?.status() ?? null; }
 
   /** Opens the home store: home.dir, else $HOME when this is the user's default roamd (no --state). */
   private async openHome(): Promise<void> {
@@ -399,13 +412,19 @@ export class Roamd {
     this.log(`forgot member ${peerId}`);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops roamd. Its VMs keep running (their processes are detached and a restarted roamd
+   * re-attaches to them) unless `stopVms` asks for them to be closed too.
+   */
+  async stop(opts: { stopVms?: boolean } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    await this.lidWatch?.stop();
     if (this.timer) clearInterval(this.timer);
     await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
     try { unlinkSync(this.paths.socket); } catch { /* already gone */ }
-    await this.vms.stopAll();
+    if (opts.stopVms) await this.vms.stopAll();
+    else { const left = await this.vms.detachAll(); if (left) this.log(`leaving ${left} VM(s) running for the next roamd`); }
     await this.home?.stopFollowing();
     await this.node.stop();
     await this.home?.stop();

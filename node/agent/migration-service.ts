@@ -8,6 +8,8 @@ import { KeptImages, MigrationError, MigrationReceiver, sendVm, type IncomingVm,
 import { MigratableVm, VmProcessHost } from '../vm-host/index.js';
 import type { MigrationPeer, MigrationService } from './migration.js';
 import type { VmSupervisor } from './vm-supervisor.js';
+import type { HomeSyncProgress, HomeSyncReport } from './home-service.js';
+import { followHome } from './handoff-follow.js';
 
 /** Images of VMs that left, kept for their return (sparse files; the budget bounds what they may allocate). */
 const KEPT_BUDGET_BYTES = 8 * 2 ** 30;
@@ -16,8 +18,14 @@ const KEPT_BUDGET_BYTES = 8 * 2 ** 30;
 export interface MigrationHostSide {
   readonly vms: VmSupervisor;
   readonly paths: { state: string };
+  /** The home store, when this roamd keeps one: "follow me" hands its snapshot to the target first. */
+  readonly home?: { bringPeerUpToDate(peer: string, onProgress?: (p: HomeSyncProgress) => void): Promise<HomeSyncReport> } | undefined;
+  readonly homeProblem?: string;
   log(line: string): void;
 }
+
+/** A send as roamd asks for it, plus what the lid hand-off adds: a cancel signal and a pre-copy deadline. */
+export type SendRequest = Parameters<MigrationService['send']>[0] & { signal?: AbortSignal; deadlineMs?: number };
 
 /** What `roam send` shows while a VM moves (one control-socket event per update). */
 export interface SendProgressEvent {
@@ -41,7 +49,8 @@ export class VmMigrationService implements MigrationService {
 
   constructor(private readonly roamd: MigrationHostSide) {
     this.kept = new KeptImages(join(roamd.paths.state, 'kept-images'), KEPT_BUDGET_BYTES);
-    const vmHost = new VmProcessHost();
+    // Arriving VMs run detached like those started here, so they too outlive a roamd restart.
+    const vmHost = new VmProcessHost({ spawn: () => roamd.vms.spawnForAdoption() });
     // A VM may arrive only under a name no VM here already has.
     const host: VmHost = {
       check: (spec) => roamd.vms.get(spec.id) ? { ok: false, reason: `a VM named '${spec.id}' already runs on this machine` } : vmHost.check(spec),
@@ -78,8 +87,11 @@ export class VmMigrationService implements MigrationService {
     return vm;
   }
 
-  async send(req: Parameters<MigrationService['send']>[0]): Promise<Record<string, unknown>> {
+  async send(req: SendRequest): Promise<Record<string, unknown>> {
     const name = req.vm.spec.name;
+    // Follow me: the target holds this machine's home before the VM moves, so it is self-sufficient
+    // once the send reports success. A failure here leaves the VM running here, untouched.
+    const home = await followHome(this.roamd, req.to.name, { onProgress: req.onProgress, signal: req.signal });
     const vm = await this.handleFor(name);
     const totalPages = vm.spec.memBytes / 4096;
     let percent = 0;
@@ -95,7 +107,10 @@ export class VmMigrationService implements MigrationService {
     this.roamd.log(`sending VM '${name}' to ${req.to.name}`);
     let stats: MigrationStats;
     try {
-      stats = await sendVm({ vm, openStream: req.open, keep: this.kept, onProgress });
+      stats = await sendVm({
+        vm, openStream: req.open, keep: this.kept, onProgress,
+        ...(req.signal ? { signal: req.signal } : {}), ...(req.deadlineMs ? { deadlineMs: req.deadlineMs } : {}),
+      });
     } catch (e) {
       const where = e instanceof MigrationError ? e.vmState : 'running-here';
       this.roamd.log(`sending VM '${name}' to ${req.to.name} failed (${where}): ${(e as Error).message}`);
@@ -108,7 +123,7 @@ export class VmMigrationService implements MigrationService {
     this.roamd.vms.release(name);
     await vm.release();
     this.roamd.log(`VM '${name}' now runs on ${req.to.name}: ${stats.totalMs} ms, downtime ${stats.downtimeMs} ms, ${stats.wireBytes} bytes in ${stats.rounds} rounds`);
-    return { vm: name, to: req.to.name, lastHeartbeatHere, ...stats };
+    return { vm: name, to: req.to.name, lastHeartbeatHere, home, ...stats };
   }
 
   close(): void {

@@ -2,13 +2,19 @@
 // process that crashes is recorded as 'crashed' with the reason and its
 // console log kept; nothing else is affected. Serial output goes to a log file
 // per VM and to live console subscribers, with a bounded backlog in memory.
+//
+// VM processes run detached (own session, socket `<dir>/<name>.sock`) and keep
+// the RunSpec as metadata, so they outlive roamd: on exit roamd detaches from
+// them (detachAll), and a restarted roamd finds them again (reattach). Only
+// `roam stop` (stop) or an explicit stopAll ends them.
 import { EventEmitter } from 'node:events';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, unlinkSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { VmProcess } from '../vm-host/index.js';
+import { VmProcess, provisionalName, type VmMeta } from '../vm-host/index.js';
 import { HeartbeatWatcher, type Heartbeat } from '../../guest/index.js';
 
-export type VmState = 'starting' | 'running' | 'crashed' | 'failed' | 'stopped';
+/** 'paused': found paused when roamd re-attached (e.g. its roamd died mid-migration). */
+export type VmState = 'starting' | 'running' | 'paused' | 'crashed' | 'failed' | 'stopped';
 
 export interface RunSpec { name: string; guest: string; kernelPath: string; cmdline: string; memBytes: number; vcpus: number }
 
@@ -22,19 +28,38 @@ export interface VmStatus {
 const BACKLOG_BYTES = 64 * 1024;
 const MAX_VMS = 64;
 
+/** What a VM process keeps for the next roamd: the RunSpec and when it started. */
+function metaOf(spec: RunSpec, startedAt: Date): VmMeta {
+  return { roam: 1, name: spec.name, guest: spec.guest, kernelPath: spec.kernelPath, cmdline: spec.cmdline,
+    memBytes: spec.memBytes, vcpus: spec.vcpus, startedAt: startedAt.toISOString() };
+}
+
+/** The RunSpec back from a VM process's metadata, or undefined when it holds none we can trust. */
+function specOf(meta: VmMeta | null): { spec: RunSpec; startedAt: Date } | undefined {
+  if (!meta || meta.roam !== 1) return undefined;
+  const { name, guest, kernelPath, cmdline, memBytes, vcpus, startedAt } = meta;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) return undefined;
+  if (typeof guest !== 'string' || typeof kernelPath !== 'string' || typeof cmdline !== 'string') return undefined;
+  if (typeof memBytes !== 'number' || !Number.isSafeInteger(memBytes) || memBytes <= 0) return undefined;
+  if (typeof vcpus !== 'number' || !Number.isSafeInteger(vcpus) || vcpus <= 0) return undefined;
+  const at = new Date(typeof startedAt === 'string' ? startedAt : NaN);
+  return { spec: { name, guest, kernelPath, cmdline, memBytes, vcpus }, startedAt: Number.isNaN(at.getTime()) ? new Date() : at };
+}
+
 export class SupervisedVm extends EventEmitter {
   state: VmState = 'starting';
   message: string | null = null;
   lastHeartbeat: Heartbeat | null = null;
   private firstSeq: number | null = null;
-  readonly startedAt = new Date();
+  readonly startedAt: Date;
   private backlog: Buffer[] = [];
   private backlogBytes = 0;
   private readonly watcher = new HeartbeatWatcher();
   private readonly log: WriteStream;
 
-  constructor(readonly spec: RunSpec, readonly vmp: VmProcess, readonly logPath: string) {
+  constructor(readonly spec: RunSpec, readonly vmp: VmProcess, readonly logPath: string, startedAt = new Date()) {
     super();
+    this.startedAt = startedAt;
     this.log = createWriteStream(logPath, { flags: 'a', mode: 0o600 });
     this.log.on('error', () => { /* a full disk must not take roamd down; the console still streams */ });
     this.watcher.on('heartbeat', (hb: Heartbeat) => { this.lastHeartbeat = hb; this.firstSeq ??= hb.seq; });
@@ -43,9 +68,20 @@ export class SupervisedVm extends EventEmitter {
     vmp.on('shutdown', () => this.fail('stopped', 'the guest shut down'));
     vmp.on('exit', (x: { expected: boolean; message: string }) => {
       if (!x.expected) this.fail('crashed', x.message);
-      else if (this.state === 'running' || this.state === 'starting') this.fail('stopped', x.message);
+      else if (this.state === 'running' || this.state === 'starting' || this.state === 'paused') this.fail('stopped', x.message);
       this.log.end();
     });
+  }
+
+  /** Lets go of the VM process and leaves it running (roamd exiting). */
+  async detach(): Promise<void> {
+    await this.vmp.detach();
+    this.log.end();
+  }
+
+  /** Console output the VM process kept while no roamd was attached: logged and watched like live output. */
+  feed(data: Buffer): void {
+    if (data.length) this.onSerial(data);
   }
 
   /** Recent console output, then live output until the returned function is called. */
@@ -91,11 +127,19 @@ export class VmSupervisor extends EventEmitter {
   async run(spec: RunSpec): Promise<VmStatus> {
     if (this.vms.has(spec.name)) throw new Error(`a VM named '${spec.name}' already exists here; pick another --name or \`roam stop ${spec.name}\` first`);
     if (this.vms.size >= MAX_VMS) throw new Error(`this roamd already supervises ${MAX_VMS} VMs`);
-    const vmp = await VmProcess.spawn();
+    let vmp: VmProcess;
+    try {
+      vmp = await VmProcess.spawn({ socketDir: this.dir, name: spec.name, detached: true });
+    } catch (e) {
+      this.vms.delete(spec.name);
+      throw new Error(`could not start VM '${spec.name}': ${(e as Error).message}`);
+    }
     const vm = new SupervisedVm(spec, vmp, join(this.dir, `${spec.name}.log`));
     this.vms.set(spec.name, vm);
     vm.on('state', () => this.emit('change'));
     try {
+      // First of all the VM process learns who it is: a roamd that dies from here on is followed by one that can adopt it.
+      await vmp.request({ op: 'setMeta', meta: metaOf(spec, vm.startedAt) });
       await vmp.request({ op: 'create', memBytes: spec.memBytes, vcpus: spec.vcpus });
       await vmp.request({ op: 'loadMultiboot', kernelPath: spec.kernelPath, cmdline: spec.cmdline });
       await vmp.request({ op: 'start' });
@@ -120,8 +164,75 @@ export class VmSupervisor extends EventEmitter {
     vm.state = vmp.alive ? 'running' : 'crashed';
     this.vms.set(spec.name, vm);
     vm.on('state', () => this.emit('change'));
+    // So that it, too, is found again by a restarted roamd (a VM process without metadata is not adopted).
+    vmp.request({ op: 'setMeta', meta: metaOf(spec, vm.startedAt) }).catch(() => undefined);
     this.emit('change');
     return vm.status();
+  }
+
+  /**
+   * A VM process for a VM that will be adopt()ed (arriving by migration, resumed from disk):
+   * detached in this supervisor's directory like the others, so it too outlives roamd. Use this,
+   * not VmProcess.spawn(), for anything roamd supervises: a non-detached one ends with roamd.
+   */
+  spawnForAdoption(): Promise<VmProcess> {
+    return VmProcess.spawn({ socketDir: this.dir, name: provisionalName('adopting'), detached: true });
+  }
+
+  /**
+   * Finds the VM processes a previous roamd left running (`<dir>/*.sock`) and adopts each that
+   * answers with its metadata. A socket nobody answers on is stale and removed; a VM process
+   * without metadata never got to run a guest and is closed.
+   */
+  async reattach(log: (line: string) => void): Promise<void> {
+    let files: string[];
+    try { files = readdirSync(this.dir).filter((f) => f.endsWith('.sock')).sort(); } catch { return; }
+    for (const f of files) {
+      const path = join(this.dir, f);
+      let vmp: VmProcess;
+      try {
+        vmp = await VmProcess.attach(path);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ECONNREFUSED' || code === 'ENOENT') {
+          try { unlinkSync(path); } catch { /* gone already */ }
+          log(`removed stale VM socket ${path} (no VM process behind it)`);
+        } else {
+          log(`left VM socket ${path} alone: ${(e as Error).message}`);
+        }
+        continue;
+      }
+      const found = specOf(vmp.meta);
+      if (!found) {
+        log(`VM process ${vmp.pid} at ${path} holds no VM description (it never started a guest); closing it`);
+        await vmp.close();
+        continue;
+      }
+      const { spec, startedAt } = found;
+      if (this.vms.has(spec.name) || this.vms.size >= MAX_VMS) {
+        log(`VM process ${vmp.pid} at ${path} says it is '${spec.name}', which ${this.vms.has(spec.name) ? 'another VM here is already called' : 'is one too many'}; leaving it running, unsupervised`);
+        await vmp.detach();
+        continue;
+      }
+      const vm = new SupervisedVm(spec, vmp, join(this.dir, `${spec.name}.log`), startedAt);
+      const st = vmp.hostStatus;
+      if (st?.failure) vm.fail('failed', st.failure);
+      else if (!st?.present) vm.fail('failed', 'its VM process holds no VM');
+      else vm.state = st.running ? 'running' : 'paused';
+      vm.feed(vmp.takeBacklog());
+      this.vms.set(spec.name, vm);
+      vm.on('state', () => this.emit('change'));
+      log(`re-attached VM '${spec.name}' (VM process ${vmp.pid}, ${vm.state})`);
+    }
+    if (this.vms.size) this.emit('change');
+  }
+
+  /** Lets go of every VM process and leaves them running (roamd exiting; the next one re-attaches). */
+  async detachAll(): Promise<number> {
+    const live = [...this.vms.values()].filter((vm) => vm.vmp.alive);
+    this.vms.clear();
+    await Promise.all(live.map((vm) => vm.detach()));
+    return live.length;
   }
 
   /** Forgets a VM without touching its process (the migration service closes a VM that left). */

@@ -86,8 +86,17 @@ export class Household {
     return Date.now() - t0;
   }
 
-  /** Stops every roamd (SIGTERM, then SIGKILL) and deletes the namespaces. Safe to call twice. */
+  /**
+   * Stops every VM and every roamd (SIGTERM, then SIGKILL) and deletes the namespaces. Safe to
+   * call twice. VMs first: roamd leaves its VMs running when it exits (they outlive restarts).
+   */
   async stop(): Promise<void> {
+    for (const [name, child] of this.daemons) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      try {
+        for (const vm of this.roamJson<{ name: string }[]>(name, 'ps')) this.roam(name, 'stop', vm.name);
+      } catch { /* a roamd that does not answer: its VM processes end when their state dir goes */ }
+    }
     await Promise.all([...this.daemons.values()].map(async (child) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise((r) => child.once('exit', r));

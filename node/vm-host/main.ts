@@ -1,27 +1,43 @@
 // The VM process: one per VM. It loads the native KVM core, owns exactly one
-// VM and is driven by its parent over fork() IPC (see protocol.ts). A crash
-// here (even an abort() in native code) ends this process only; the parent
-// sees the exit and reports it.
+// VM and is driven by one controller at a time over its unix socket (see
+// protocol.ts, framing.ts, control-socket.ts). A crash here (even an abort()
+// in native code) ends this process only; the controller sees it go.
+//
+//   node main.js --socket PATH [--detached] [--ready-fd N]
+//
+// --detached (roamd's VMs): the VM keeps running when its controller goes
+// away, so a restarted roamd can attach again. Without it (`roam boot`, tests)
+// the VM process ends with its controller, so none outlives a dead parent.
 import { readFileSync } from 'node:fs';
+import { serialize } from 'node:v8';
 import { loadNative, type NativeVm, type VmEvent } from '../../native/index.js';
-import type { VmHostMessage, VmHostRequest, VmReplyValue, VmRequest } from './protocol.js';
+import { MAX_META_BYTES, type VmHostMessage, type VmMeta, type VmReplyValue, type VmRequest } from './protocol.js';
 import { openImage, writeImage } from './image-file.js';
+import { ControlSocket, parseHostArgs } from './control-socket.js';
 
+const args = parseHostArgs(process.argv.slice(2));
+// Whatever this process creates (its socket first of all) is for its owner only.
+process.umask(0o077);
 const addon = loadNative();
 let vm: NativeVm | undefined;
-// Highest event number forwarded to the parent, and who waits for a number.
+let meta: VmMeta | null = null;
+/** Why the VM stopped on its own (vCPU error, guest shutdown), told to a controller that attaches later. */
+let failure: string | null = null;
+// Highest event number forwarded to the controller (or the backlog), and who waits for a number.
 let delivered = 0;
 const waiters: { seq: number; resolve: () => void }[] = [];
 
 function send(msg: VmHostMessage): void {
-  process.send?.(msg);
+  control.send(msg);
 }
 
 function onVmEvent(e: VmEvent): void {
   switch (e.type) {
     case 'serial': send({ kind: 'event', event: 'serial', data: e.data }); break;
-    case 'error': send({ kind: 'event', event: 'error', message: e.message }); break;
-    default: send({ kind: 'event', event: e.type });
+    case 'error': failure = `the VM stopped: ${e.message}`; send({ kind: 'event', event: 'error', message: e.message }); break;
+    default:
+      if (e.type === 'shutdown') failure = 'the guest shut down';
+      send({ kind: 'event', event: e.type });
   }
   delivered = Math.max(delivered, e.seq);
   for (let i = waiters.length - 1; i >= 0; i--) {
@@ -129,30 +145,68 @@ async function handle(req: VmRequest): Promise<VmReplyValue> {
     case 'close':
       vm?.close();
       vm = undefined;
+      // The reply goes out, then this process ends (control.afterReply) and takes its socket with it.
+      closing = true;
+      return null;
+    case 'setMeta': {
+      const m = req.meta as unknown;
+      if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new Error('setMeta: meta must be a flat object');
+      for (const [k, val] of Object.entries(m)) {
+        if (val !== null && !['string', 'number', 'boolean'].includes(typeof val)) throw new Error(`setMeta: meta.${k} must be a string, number, boolean or null`);
+      }
+      const bytes = serialize(m).length;
+      if (bytes > MAX_META_BYTES) throw new Error(`setMeta: meta of ${bytes} bytes exceeds ${MAX_META_BYTES}`);
+      meta = { ...(m as VmMeta) };
+      return null;
+    }
+    case 'meta':
+      return meta;
+    case 'detach':
+      control.release();
       return null;
     case 'abortForTest':
       return addon.abortForTest();
+    default:
+      throw new Error(`unknown request '${String((req as { op: unknown }).op)}'`);
   }
+}
+
+let closing = false;
+
+function shutdown(why: string): never {
+  if (why) console.error(`vm-host ${process.pid}: ${why}`);
+  try { vm?.close(); } catch { /* exiting anyway */ }
+  vm = undefined;
+  control.removeSocket();
+  process.exit(0);
 }
 
 // Requests run one at a time, in order: a VM is never asked to save while it is still loading.
 let queue: Promise<void> = Promise.resolve();
-process.on('message', (raw: unknown) => {
-  const msg = raw as VmHostRequest;
-  if (msg?.kind !== 'request' || typeof msg.id !== 'number') return;
-  queue = queue.then(async () => {
-    try {
-      send({ kind: 'reply', id: msg.id, ok: true, value: await handle(msg.req) });
-    } catch (e) {
-      send({ kind: 'reply', id: msg.id, ok: false, error: (e as Error).message });
-    }
-  });
+const control = new ControlSocket(args, {
+  hello: () => ({ pid: process.pid, detached: args.detached, meta, vm: { present: vm !== undefined, running: vm?.isRunning() ?? false, failure } }),
+  onRequest: (id, req, from) => {
+    // A reply goes only to the connection that asked: a later controller never sees a stale answer under its own id.
+    queue = queue.then(async () => {
+      try {
+        control.reply(from, { kind: 'reply', id, ok: true, value: await handle(req) });
+      } catch (e) {
+        control.reply(from, { kind: 'reply', id, ok: false, error: (e as Error).message });
+      }
+      if (closing) await control.flush().then(() => shutdown(''));
+    }).catch((e: Error) => console.error(`vm-host ${process.pid}: could not answer '${req.op}': ${e.message}`));
+  },
+  // Without --detached nobody is left to obey: the VM process does not outlive its controller.
+  onControllerGone: () => { if (!args.detached) shutdown(''); },
+  // Detached and its socket deleted (its state directory removed): nobody can ever reach it again.
+  onUnreachable: () => shutdown(`socket ${args.socket} is gone and no controller is attached; closing the VM`),
 });
-
-// Without a parent there is nobody to obey: a VM process never outlives its channel.
-process.on('disconnect', () => {
-  vm?.close();
-  process.exit(0);
-});
-
-send({ kind: 'ready' });
+try {
+  await control.listen();
+} catch (e) {
+  console.error(`vm-host: cannot listen on ${args.socket}: ${(e as Error).message}`);
+  process.exit(1);
+}
+// Asked to end (systemd, `kill`): close the VM and take the socket along.
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+control.signalReady();

@@ -13,6 +13,10 @@ Runs roamd, the roam agent, in the foreground until SIGINT or SIGTERM: one libp2
 node found by mDNS, household trust, the VMs it runs, and the control socket
 (STATE/roamd.sock) the other roam commands talk to.
 
+VMs outlive roamd: each runs in its own detached VM process (socket STATE/vms/NAME.sock).
+On SIGINT or SIGTERM roamd exits and leaves its VMs running; the next roamd on the same
+state directory finds them again (stale sockets are removed). \`roam stop VM\` ends one.
+
   --state DIR       state directory (default: $XDG_DATA_HOME/roam); with --state the
                     config is DIR/config.json, else $XDG_CONFIG_HOME/roam/config.json
   --name NAME       this machine's name in the household (default: the host name; saved)

@@ -1,0 +1,20 @@
+// Heartbeat continuity across a move. The probe writes a heartbeat line a byte
+// at a time, so a pause can fall inside a line: its head is then printed on the
+// source and its tail on the destination, and neither side alone can parse that
+// beat. Joined, the two consoles still show every beat exactly once.
+import { parseHeartbeat } from '../../guest/index.js';
+
+/**
+ * True when the destination's first parsed heartbeat `firstSeq` follows the
+ * source's last `lastSeq` with nothing lost or repeated: directly, or with the
+ * one beat in between split across the two consoles (and `ok`).
+ */
+export function continuesAcross(sourceLog: string, destLog: string, lastSeq: number, firstSeq: number): boolean {
+  if (firstSeq === lastSeq + 1) return true;
+  if (firstSeq !== lastSeq + 2) return false;
+  const head = sourceLog.slice(sourceLog.lastIndexOf('\n') + 1);
+  if (!head) return false;
+  const tail = destLog.slice(0, destLog.indexOf('\n') < 0 ? destLog.length : destLog.indexOf('\n'));
+  const hb = parseHeartbeat((head + tail).replace(/\r$/, ''));
+  return hb !== null && hb.seq === lastSeq + 1 && hb.ok;
+}
