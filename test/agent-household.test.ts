@@ -4,40 +4,17 @@
 // process against each one's control socket (unix sockets are shared across
 // network namespaces, so the test drives them all from here).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { NetnsLan, requireNetns } from './support/netns.js';
 import { requireKvm } from './support/kvm.js';
+import { roam, roamJson, until, ROAM_ENTRY as ENTRY } from './support/cli.js';
 
-const DIST = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ENTRY = join(DIST, 'node', 'cli', 'entry.js');
 /** Stated bound: members and strangers on one LAN see each other by mDNS within this long. */
 const DISCOVERY_BOUND_MS = 20_000;
-
-function roam(...args: string[]) {
-  const r = spawnSync(process.execPath, [ENTRY, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function roamJson<T>(...args: string[]): T {
-  const r = roam(...args, '--json');
-  assert.equal(r.code, 0, `roam ${args.join(' ')} → exit ${r.code}: ${r.err}`);
-  return JSON.parse(r.out) as T;
-}
-
-async function until<T>(what: string, ms: number, probe: () => T | undefined | false): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try { const v = probe(); if (v) return v; } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 /** One raw exchange with a control socket: writes `payload`, returns the reply lines and whether the daemon closed. */
 function rawControl(sock: string, payload: string): Promise<{ lines: Record<string, unknown>[]; closed: boolean }> {

@@ -7,17 +7,15 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { serialize } from 'node:v8';
 import { NetnsLan, requireNetns } from './support/netns.js';
 import { requireKvm } from './support/kvm.js';
 import { encodeFrame, FrameError, FrameReader, MAX_FRAME_BYTES } from '../node/vm-host/framing.js';
 import { VmProcess } from '../node/vm-host/index.js';
 import { probeGuestPath } from '../guest/index.js';
+import { until, ROAM_ENTRY as ENTRY } from './support/cli.js';
 
-const DIST = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ENTRY = join(DIST, 'node', 'cli', 'entry.js');
 const MiB = 2 ** 20;
 
 interface Beat { seq: number; ok: boolean }
@@ -36,16 +34,6 @@ function alive(pid: number): boolean {
 
 function killPid(pid: number | undefined): void {
   if (pid && pid > 0) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-}
-
-async function until<T>(what: string, ms: number, probe: () => T | undefined | false): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try { const v = probe(); if (v) return v; } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,19 +1,11 @@
 // `roam boot` from the outside: the real command in a child process, its exit
 // status and what it tells a person who typed something wrong.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { requireKvm } from './support/kvm.js';
-
-const ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', 'node', 'cli', 'entry.js');
-
-function roam(...args: string[]) {
-  const r = spawnSync(process.execPath, [ENTRY, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+import { roam } from './support/cli.js';
 
 describe('roam boot (CLI)', function () {
   let dir: string;

@@ -10,33 +10,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NetnsLan, requireNetns } from './support/netns.js';
 import { generateTree, describeTree } from './storage-tree.js';
+import { roam, roamJson, until, ROAM_ENTRY as ENTRY } from './support/cli.js';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ENTRY = join(DIST, 'node', 'cli', 'entry.js');
 const STRANGER = join(DIST, 'test', 'support', 'home-stranger.js');
 /** Stated bound: with the follower on (debounce 300 ms here), an edit on the laptop is on the server within this long. */
 const FOLLOW_BOUND_MS = 15_000;
-
-function roam(...args: string[]) {
-  const r = spawnSync(process.execPath, [ENTRY, ...args], { encoding: 'utf8', timeout: 90_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function roamJson<T>(...args: string[]): T {
-  const r = roam(...args, '--json');
-  assert.equal(r.code, 0, `roam ${args.join(' ')} → exit ${r.code}: ${r.err}`);
-  return JSON.parse(r.out) as T;
-}
-
-async function until<T>(what: string, ms: number, probe: () => T | undefined | false): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try { const v = probe(); if (v) return v; } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 interface PeerView { name: string | null; peerId: string; trust: string; presence: string }
 interface Status { peerId: string; addrs: string[] }

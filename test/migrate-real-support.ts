@@ -9,6 +9,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { HeartbeatWatcher, probeGuestPath, type Heartbeat } from '../guest/index.js';
 import { MigrationReceiver, PROTOCOL, type MigrationStream, type ReceiverOptions } from '../migrate/index.js';
 import { VmProcess } from '../node/vm-host/index.js';
+export { moreBeats } from './support/heartbeat.js';
 
 export const MiB = 1024 * 1024;
 
@@ -22,19 +23,6 @@ export async function bootProbe(watcher: HeartbeatWatcher, cmdline: string, memB
     await vm.request({ op: 'start' });
   } catch (e) { await vm.kill(); throw e; }
   return vm;
-}
-
-/** Resolves once `watcher` has seen `n` more heartbeats; rejects after `ms`. */
-export function moreBeats(watcher: HeartbeatWatcher, n: number, ms = 20_000): Promise<void> {
-  const target = watcher.heartbeats + n;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { watcher.off('heartbeat', check); reject(new Error(`saw ${watcher.heartbeats} heartbeats, wanted ${target}`)); }, ms);
-    const check = () => {
-      if (watcher.heartbeats >= target) { clearTimeout(timer); watcher.off('heartbeat', check); resolve(); }
-    };
-    watcher.on('heartbeat', check);
-    check();
-  });
 }
 
 /** Resolves at `PROBE ready` (the fill is done and the working set is being rewritten). */

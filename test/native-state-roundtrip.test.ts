@@ -8,27 +8,9 @@ import { readFileSync } from 'node:fs';
 import { HeartbeatWatcher, probeGuestPath, type Heartbeat } from '../guest/index.js';
 import { loadNative, type NativeVm } from '../native/index.js';
 import { requireKvm } from './support/kvm.js';
+import { moreBeats } from './support/heartbeat.js';
 
 const MiB = 1024 * 1024;
-
-/** Resolves once `watcher` has seen `n` more heartbeats; rejects after `ms`. */
-function moreBeats(watcher: HeartbeatWatcher, n: number, ms = 20_000): Promise<void> {
-  const target = watcher.heartbeats + n;
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (watcher.heartbeats < target) return;
-      clearTimeout(timer);
-      watcher.off('heartbeat', check);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      watcher.off('heartbeat', check);
-      reject(new Error(`saw ${watcher.heartbeats} heartbeats, wanted ${target}`));
-    }, ms);
-    watcher.on('heartbeat', check);
-    check();
-  });
-}
 
 /** Copies all guest RAM of `from` into `to` (same layout) through the memory() windows. */
 function copyRam(from: NativeVm, to: NativeVm): void {

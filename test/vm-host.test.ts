@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { VmProcess, type VmExit } from '../node/vm-host/index.js';
 import { HeartbeatWatcher, probeGuestPath, type Heartbeat } from '../guest/index.js';
 import { requireKvm } from './support/kvm.js';
+import { moreBeats } from './support/heartbeat.js';
 
 const MiB = 1024 * 1024;
 
@@ -19,19 +20,6 @@ async function bootProbe(watcher: HeartbeatWatcher, cmdline: string, memBytes = 
   await vm.request({ op: 'loadMultiboot', kernelPath: probeGuestPath(), cmdline });
   await vm.request({ op: 'start' });
   return vm;
-}
-
-/** Resolves once `watcher` has seen `n` more heartbeats; rejects after `ms`. */
-function moreBeats(watcher: HeartbeatWatcher, n: number, ms = 20_000): Promise<void> {
-  const target = watcher.heartbeats + n;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { watcher.off('heartbeat', check); reject(new Error(`saw ${watcher.heartbeats} heartbeats, wanted ${target}`)); }, ms);
-    const check = () => {
-      if (watcher.heartbeats >= target) { clearTimeout(timer); watcher.off('heartbeat', check); resolve(); }
-    };
-    watcher.on('heartbeat', check);
-    check();
-  });
 }
 
 describe('VM process (node/vm-host)', function () {

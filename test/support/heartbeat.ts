@@ -2,7 +2,7 @@
 // at a time, so a pause can fall inside a line: its head is then printed on the
 // source and its tail on the destination, and neither side alone can parse that
 // beat. Joined, the two consoles still show every beat exactly once.
-import { parseHeartbeat } from '../../guest/index.js';
+import { parseHeartbeat, type HeartbeatWatcher } from '../../guest/index.js';
 
 /**
  * True when the destination's first parsed heartbeat `firstSeq` follows the
@@ -17,4 +17,23 @@ export function continuesAcross(sourceLog: string, destLog: string, lastSeq: num
   const tail = destLog.slice(0, destLog.indexOf('\n') < 0 ? destLog.length : destLog.indexOf('\n'));
   const hb = parseHeartbeat((head + tail).replace(/\r$/, ''));
   return hb !== null && hb.seq === lastSeq + 1 && hb.ok;
+}
+
+/** Resolves once `watcher` has seen `n` more heartbeats; rejects after `ms`. */
+export function moreBeats(watcher: HeartbeatWatcher, n: number, ms = 20_000): Promise<void> {
+  const target = watcher.heartbeats + n;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (watcher.heartbeats < target) return;
+      clearTimeout(timer);
+      watcher.off('heartbeat', check);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      watcher.off('heartbeat', check);
+      reject(new Error(`saw ${watcher.heartbeats} heartbeats, wanted ${target}`));
+    }, ms);
+    watcher.on('heartbeat', check);
+    check();
+  });
 }
