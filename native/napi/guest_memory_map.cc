@@ -14,6 +14,7 @@
 
 #include "memory/foreign_mapping.h"
 #include "napi/args.h"
+#include "napi/window_refs.h"
 
 namespace roam::napi {
 
@@ -107,16 +108,7 @@ class MappedGuestMemory : public Napi::ObjectWrap<MappedGuestMemory> {
   }
 
   Napi::Value close(const Napi::CallbackInfo& info) {
-    for (auto& [slot, refs] : windows_) {
-      for (auto& ref : refs) {
-        if (!ref.IsEmpty()) {
-          Napi::ArrayBuffer ab = ref.Value();
-          if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
-        }
-        ref.Reset();
-      }
-    }
-    windows_.clear();
+    detachWindows(windows_);
     // Every JS view is detached now, so nothing can reach the pages: unmap without waiting for GC.
     if (map_) map_->unmap();
     map_.reset();
@@ -125,7 +117,7 @@ class MappedGuestMemory : public Napi::ObjectWrap<MappedGuestMemory> {
 
   std::vector<SlotSpan> spans_;
   std::shared_ptr<memory::ForeignMapping> map_;
-  std::map<uint32_t, std::vector<Napi::Reference<Napi::ArrayBuffer>>> windows_;
+  WindowRefs windows_;
 };
 
 Napi::Value mapGuestMemory(const Napi::CallbackInfo& info) {

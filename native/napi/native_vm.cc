@@ -137,16 +137,7 @@ NativeVm::~NativeVm() {
 
 void NativeVm::shutdown() {
   if (vm_) vm_->close();  // joins vCPU threads: no event can be produced after this
-  for (auto& [slot, refs] : windows_) {
-    for (auto& ref : refs) {
-      if (!ref.IsEmpty()) {
-        Napi::ArrayBuffer ab = ref.Value();
-        if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
-      }
-      ref.Reset();
-    }
-  }
-  windows_.clear();
+  detachWindows(windows_);
   vm_.reset();
   if (eventsLive_) {
     events_.Release();

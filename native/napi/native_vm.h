@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "napi/vm_events.h"
+#include "napi/window_refs.h"
 #include "vmm/vm.h"
 
 namespace roam::napi {
@@ -48,7 +49,7 @@ class NativeVm : public Napi::ObjectWrap<NativeVm> {
   uint64_t memBytes_ = 0;
   uint32_t vcpus_ = 0;
   // Windows handed to JS, per slot; detached on close so no view reaches freed memory.
-  std::map<uint32_t, std::vector<Napi::Reference<Napi::ArrayBuffer>>> windows_;
+  WindowRefs windows_;
 };
 
 }  // namespace roam::napi
