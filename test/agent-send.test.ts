@@ -2,7 +2,7 @@
 // moved by the real CLI — there and back — with the guest's own heartbeat as
 // the witness that no memory, time or output was lost or replayed.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +85,29 @@ describe('roam send between roamd in network namespaces', function () {
     assert.equal(home.heartbeats.gaps, 0);
     assert.equal(home.lastHeartbeat!.ok, true);
     assert.equal(ps('laptop').find((v) => v.name === 'desk'), undefined);
+  });
+
+  it('Ctrl-C on `roam send` cancels it: the VM keeps running where it was, nothing runs on the target', async () => {
+    assert.equal(house!.roam('basement', 'run', 'probe', '--name', 'big', '--mem', '512M', '--fill', '384M', '--ws', '16M', '--rate', '16M').code, 0);
+    await beatsOn('basement', 'big', 3);
+    const child = spawn(process.execPath, [ROAM_ENTRY, 'send', 'big', 'laptop', '--json', '--state', house!.stateDir('basement')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => { err += d; });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await until('the send to start copying pages', 60_000, () => /"phase":"precopy"/.test(err));
+    child.kill('SIGINT');
+    assert.notEqual(await exited, 0, 'an interrupted send does not report success');
+    // roamd says how the send ended: cancelled, with the VM still here (not "now runs on laptop").
+    const ended = await until('basement to end the send', 90_000, () =>
+      /sending VM 'big' to laptop failed[^\n]*|VM 'big' now runs on laptop/.exec(house!.log('basement'))?.[0]);
+    assert.match(ended, /failed \(running-here\).*cancel/);
+    const before = (await beatsOn('basement', 'big', 1)).heartbeats.count;
+    const after = await beatsOn('basement', 'big', before + 5);
+    assert.equal(after.state, 'running');
+    assert.equal(after.heartbeats.gaps, 0);
+    assert.equal(after.lastHeartbeat!.ok, true);
+    await until('laptop to have discarded its half-received copy', 30_000, () => !ps('laptop').some((v) => v.name === 'big'));
+    assert.equal(house!.roam('basement', 'stop', 'big').code, 0);
   });
 
   it('a machine outside the household can neither receive nor send a VM', async () => {

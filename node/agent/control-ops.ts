@@ -128,10 +128,14 @@ export function controlHandler(r: Roamd): ControlHandler {
           throw new Error(`peer '${label}' is ${target.presence} (${seen}); it must be online to receive a VM`);
         }
         if (!r.migration) throw new Error(`${NOT_WIRED}: VM '${vmName}' stays on this machine`);
+        // The person who asked went away (Ctrl-C on `roam send`): cancel; the VM stays here.
+        const cancel = new AbortController();
+        peer.onClose(() => cancel.abort());
         return await r.migration.send({
           vm, to: { peerId: target.peerId, name: label, entry: target },
           open: () => r.dialPeer(target.peerId, '/roam/migrate/1.0.0'),
-          onProgress: (p) => peer.send({ event: 'progress', ...p }),
+          onProgress: (p) => { if (!peer.closed) peer.send({ event: 'progress', ...p }); },
+          signal: cancel.signal,
         });
       }
       case 'probe-protocols':

@@ -29,6 +29,8 @@ export interface MigrationService {
     to: MigrationPeer;
     open: () => Promise<Stream>;
     onProgress?: (p: Record<string, unknown>) => void;
+    /** Aborting cancels the send; before commit the VM keeps running here. */
+    signal?: AbortSignal;
   }): Promise<Record<string, unknown>>;
 }
 

@@ -35,6 +35,7 @@ for the last pages and its CPU state and resumes on <peer>. If anything fails
 before the destination runs it, the VM keeps running here.
 
 <vm> is a VM from \`roam ps\`; <peer> a machine name from \`roam peers\`.
+Ctrl-C cancels the send while it copies; the VM keeps running here.
 Progress (percent, MB/s, ETA, round) shows on stderr as a bar on a terminal and
 as plain lines otherwise. With --json, stdout holds only the result (one JSON
 object: times, downtime, bytes, rounds) and each progress event goes to stderr
