@@ -77,7 +77,12 @@ export class FrameReader {
 /** Ordered, backpressured writes of frame parts. */
 export class FrameWriter {
   bytes = 0;
-  constructor(private readonly stream: MigrationStream, private readonly signal?: AbortSignal) {}
+  /**
+   * `drainTimeoutMs`: a send the stream cannot take (its window is full) fails after this long
+   * without progress. A cut link sends no window updates, and without a bound the writer would
+   * wait for the transport's own timeouts, with an error that does not say what happened.
+   */
+  constructor(private readonly stream: MigrationStream, private readonly signal?: AbortSignal, private readonly drainTimeoutMs?: number) {}
 
   /**
    * Send one frame given as parts. The parts (header, page views) are joined into one
@@ -97,7 +102,29 @@ export class FrameWriter {
     }
     if (data.byteLength === 0) return;
     this.bytes += data.byteLength;
-    if (!this.stream.send(data)) await this.stream.onDrain(this.signal ? { signal: this.signal } : undefined);
+    if (!this.stream.send(data)) await this.drained();
+  }
+
+  private async drained(): Promise<void> {
+    const ms = this.drainTimeoutMs;
+    if (ms === undefined) { await this.stream.onDrain(this.signal ? { signal: this.signal } : undefined); return; }
+    // One signal for both the caller's cancel and our deadline, so the stream drops its waiter either way.
+    const ac = new AbortController();
+    const stalled = new Error(`the peer took no data for ${ms} ms (link down or peer stalled)`);
+    const onCancel = (): void => ac.abort(this.signal!.reason);
+    if (this.signal?.aborted) onCancel(); else this.signal?.addEventListener('abort', onCancel, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => { ac.abort(stalled); reject(stalled); }, ms); });
+    const drain = this.stream.onDrain({ signal: ac.signal });
+    drain.catch(() => undefined); // the deadline may win the race; its rejection is then ours
+    try {
+      await Promise.race([drain, deadline]);
+    } catch (e) {
+      throw ac.signal.reason === stalled ? stalled : e;
+    } finally {
+      clearTimeout(timer);
+      this.signal?.removeEventListener('abort', onCancel);
+    }
   }
 }
 

@@ -78,10 +78,10 @@ export class MigrationReceiver {
   async handle(stream: MigrationStream, peer?: string): Promise<void> {
     try { stream.maxReadBufferLength = 64 << 20; } catch { /* not settable on every stream */ }
     const reader = new FrameReader(stream);
-    const writer = new FrameWriter(stream);
+    const idleMs = this.opts.idleTimeoutMs ?? 60_000;
+    const writer = new FrameWriter(stream, undefined, idleMs);
     let session: Session | null = null;
     let round = 0;
-    const idleMs = this.opts.idleTimeoutMs ?? 60_000;
     const next = async (): Promise<{ f: Frame; wire: number } | null> => {
       let t: NodeJS.Timeout | undefined;
       const idle = new Promise<never>((_, rej) => { t = setTimeout(() => rej(new Error(`no data for ${idleMs} ms`)), idleMs); });

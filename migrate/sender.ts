@@ -209,7 +209,7 @@ export async function sendVm(opts: SendOptions): Promise<MigrationStats> {
   try {
     abortError(signal);
     stream = await opts.openStream();
-    writer = new FrameWriter(stream, signal);
+    writer = new FrameWriter(stream, signal, replyMs);
     inbox = new Inbox(new FrameReader(stream));
     void inbox.run();
 
@@ -339,7 +339,7 @@ async function askAgain(opts: SendOptions, id: string, generation: number): Prom
     let s: MigrationStream | null = null;
     try {
       s = await opts.openStream();
-      const w = new FrameWriter(s);
+      const w = new FrameWriter(s, undefined, replyMs);
       const ib = new Inbox(new FrameReader(s));
       void ib.run();
       await w.write(encode.status(id, generation));

@@ -3,16 +3,12 @@
 // node and VM processes: once over the bare veth, once over a link shaped to 200 Mbit/s
 // with a workload that dirties faster than that, which must converge by throttling.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { HeartbeatWatcher } from '../guest/index.js';
 import type { MigrationStats } from '../migrate/index.js';
 import { kvmProblem } from './support/kvm.js';
-import { GuestClock, MiB } from './migrate-real-support.js';
+import { GuestClock, MiB, PeerProcess } from './migrate-real-support.js';
 
-const PEER = join(dirname(fileURLToPath(import.meta.url)), 'migrate-real-peer.js');
 const NS_A = `roam-mr-${process.pid}-a`;
 const NS_B = `roam-mr-${process.pid}-b`;
 const IP_A = '10.231.0.1', IP_B = '10.231.0.2';
@@ -50,58 +46,9 @@ function problem(): string | undefined {
   return undefined;
 }
 
-type Msg = { t: string; [k: string]: unknown };
-
-/** A peer process inside a namespace; its serial lines feed `watcher`, other messages queue up. */
-class Peer {
-  readonly child: ChildProcess;
-  private readonly queue: Msg[] = [];
-  private wake: (() => void) | null = null;
-  private exited = false;
-  stderr = '';
-
-  constructor(ns: string, args: string[], watcher: HeartbeatWatcher) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, PEER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      let m: Msg;
-      try { m = JSON.parse(line) as Msg; } catch { return; }
-      if (m.t === 'serial') watcher.push(Buffer.from(String(m.b64), 'base64'));
-      else { this.queue.push(m); this.wake?.(); }
-    });
-    this.child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000); });
-    this.child.on('exit', () => { this.exited = true; this.wake?.(); });
-  }
-
-  async next(types: string[], ms: number): Promise<Msg> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const i = this.queue.findIndex((m) => types.includes(m.t) || m.t === 'fatal');
-      if (i >= 0) {
-        const m = this.queue.splice(i, 1)[0]!;
-        if (m.t === 'fatal') throw new Error(`peer failed: ${String(m.error)}`);
-        return m;
-      }
-      if (this.exited) throw new Error(`peer exited before ${types.join('/')}: ${this.stderr}`);
-      if (Date.now() > end) throw new Error(`no ${types.join('/')} from the peer within ${ms} ms`);
-      await new Promise<void>((r) => { this.wake = r; setTimeout(r, 200); });
-      this.wake = null;
-    }
-  }
-
-  /** Closing stdin ends it (it kills its VM processes first). */
-  async stop(): Promise<void> {
-    if (this.exited) return;
-    const gone = new Promise((r) => this.child.once('exit', r));
-    this.child.stdin!.end();
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(t);
-  }
-}
-
 describe('real VM migration across two network namespaces (veth)', function () {
   this.timeout(180_000);
-  const peers: Peer[] = [];
+  const peers: PeerProcess[] = [];
 
   before(function () {
     const p = problem();
@@ -129,10 +76,10 @@ describe('real VM migration across two network namespaces (veth)', function () {
   async function migrate(memBytes: number, cmdline: string, deadlineMs: number) {
     const watcher = new HeartbeatWatcher();
     const clock = new GuestClock(watcher);
-    const receiver = new Peer(NS_B, ['receive', IP_B], watcher);
+    const receiver = new PeerProcess(NS_B, ['receive', IP_B], watcher);
     peers.push(receiver);
     const { addr } = await receiver.next(['addr'], 20_000);
-    const sender = new Peer(NS_A, ['send', IP_A, String(addr), String(memBytes), String(deadlineMs), cmdline], watcher);
+    const sender = new PeerProcess(NS_A, ['send', IP_A, String(addr), String(memBytes), String(deadlineMs), cmdline], watcher);
     peers.push(sender);
     await sender.next(['ready'], 60_000);
     clock.resetGap(); watcher.maxWallGapMs = 0;

@@ -1,6 +1,10 @@
 // Shared by the migrate-real-* tests and the netns peer script: booting the probe guest
 // in a VM process, waiting for heartbeats, and libp2p nodes that serve /roam/migrate/1.0.0.
 import '../node/common/polyfill.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
@@ -76,4 +80,62 @@ export async function startPeer(opts: ReceiverOptions, listenIp = '127.0.0.1'): 
     open: async (to: string) => (await node.dialProtocol(multiaddr(to), PROTOCOL)) as unknown as MigrationStream,
     stop: async () => { receiver.close(); await node.stop(); },
   };
+}
+
+/** A JSON-lines message from a migrate-real-peer.js process. */
+export type PeerMsg = { t: string; [k: string]: unknown };
+
+/**
+ * A migrate-real-peer.js process inside network namespace `ns` (`fault` goes to it as
+ * ROAM_MR_FAULT); its serial lines feed `watcher`, its other messages queue for `next`.
+ */
+export class PeerProcess {
+  readonly child: ChildProcess;
+  /** Every non-serial message, in order (the queue `next` consumes is separate). */
+  readonly seen: PeerMsg[] = [];
+  private readonly queue: PeerMsg[] = [];
+  private wake: (() => void) | null = null;
+  private exited = false;
+  stderr = '';
+
+  constructor(ns: string, args: string[], watcher: HeartbeatWatcher, fault: object = {}) {
+    const script = join(dirname(fileURLToPath(import.meta.url)), 'migrate-real-peer.js');
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, ...args],
+      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ROAM_MR_FAULT: JSON.stringify(fault) } });
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      let m: PeerMsg;
+      try { m = JSON.parse(line) as PeerMsg; } catch { return; }
+      if (m.t === 'serial') watcher.push(Buffer.from(String(m.b64), 'base64'));
+      else { this.seen.push(m); this.queue.push(m); this.wake?.(); }
+    });
+    this.child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-4000); });
+    this.child.on('exit', () => { this.exited = true; this.wake?.(); });
+  }
+
+  /** The next queued message of one of `types` (a peer's `fatal` throws); earlier other messages stay queued. */
+  async next(types: string[], ms: number, match: (m: PeerMsg) => boolean = () => true): Promise<PeerMsg> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const i = this.queue.findIndex((m) => (types.includes(m.t) && match(m)) || m.t === 'fatal');
+      if (i >= 0) {
+        const m = this.queue.splice(i, 1)[0]!;
+        if (m.t === 'fatal') throw new Error(`peer failed: ${String(m.error)}`);
+        return m;
+      }
+      if (this.exited) throw new Error(`peer exited before ${types.join('/')}: ${this.stderr}`);
+      if (Date.now() > end) throw new Error(`no ${types.join('/')} from the peer within ${ms} ms (seen: ${JSON.stringify(this.seen.map((m) => m.t))})`);
+      await new Promise<void>((r) => { this.wake = r; setTimeout(r, 200); });
+      this.wake = null;
+    }
+  }
+
+  /** Closing stdin ends it (it kills its VM processes first). */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise((r) => this.child.once('exit', r));
+    this.child.stdin!.end();
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  }
 }
