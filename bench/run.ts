@@ -9,10 +9,18 @@ import { fileURLToPath } from 'node:url';
 import type { Benchmark } from './lib/bench.js';
 import { consoleTable, writeResults } from './lib/report.js';
 import { dirty } from './dirty.js';
+import { migrate } from './migrate.js';
+import { returnTrip } from './return.js';
+import { transport } from './transport.js';
+import { store } from './store.js';
 
 /** Every benchmark, by the name given on the command line. */
 export const registry: Record<string, Benchmark> = {
   [dirty.name]: dirty,
+  [migrate.name]: migrate,
+  [returnTrip.name]: returnTrip,
+  [transport.name]: transport,
+  [store.name]: store,
 };
 
 /** The checkout's bench/ folder (results go to bench/results even when run from a dist folder). */

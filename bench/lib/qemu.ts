@@ -32,6 +32,10 @@ export interface QemuOptions {
   name: string;
   /** `-incoming` URI (restore from a migration stream instead of booting). */
   incoming?: string;
+  /** Command prefix QEMU runs under, e.g. `['ip', 'netns', 'exec', ns]` (it execs QEMU, so the pid stays QEMU's). */
+  wrap?: string[];
+  /** More QEMU arguments (e.g. `-object tls-creds-psk,…`). */
+  extraArgs?: string[];
 }
 
 /** Starts QEMU with the probe guest; resolves once QMP is connected (the guest may still be in SeaBIOS). */
@@ -44,8 +48,12 @@ export async function startQemu(o: QemuOptions): Promise<QemuProbe> {
     '-serial', 'stdio', '-display', 'none', '-no-reboot', '-nodefaults',
     '-qmp', `unix:${sock},server=on,wait=off`,
     ...(o.incoming ? ['-incoming', o.incoming] : []),
+    ...(o.extraArgs ?? []),
   ];
-  const proc = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const wrap = o.wrap ?? [];
+  const proc = wrap.length
+    ? spawn(wrap[0]!, [...wrap.slice(1), QEMU, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = new GuestOutput(o.name);
   let stderr = '';
   proc.stdout!.on('data', (d: Buffer) => out.push(d));
