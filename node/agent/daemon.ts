@@ -95,6 +95,9 @@ export class Roamd {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      // libp2p pings every connection and by default drops one whose ping times out; a migration
+      // that keeps a loaded machine busy for seconds must not lose its connection that way.
+      connectionMonitor: { abortConnectionOnPingFailure: false },
       peerDiscovery: [await mdnsDiscovery(opts.mdnsIntervalMs)],
       services: { identify: identify() },
     });
