@@ -1,7 +1,6 @@
 // Benchmark `dirty`: the native KVM core's own figures beside QEMU's for the
 // same probe guest — boot to first heartbeat, pause latency, dirty-log read
 // time per GiB, and whole-machine state save/restore.
-import { cpus, loadavg, totalmem } from 'node:os';
 import type { Benchmark, BenchOptions } from './lib/bench.js';
 import type { BenchReport, Row } from './lib/report.js';
 import { qemuVersion } from './lib/qemu.js';
@@ -10,6 +9,7 @@ import { pauseRows } from './dirty/pause.js';
 import { dirtyLogRows } from './dirty/dirtylog.js';
 import { stateRows } from './dirty/state.js';
 import { newSide } from './lib/measure.js';
+import { hostFacts, loadNow } from './lib/host.js';
 
 async function section(o: BenchOptions, figure: string, rows: Row[], fn: (o: BenchOptions) => Promise<Row[]>): Promise<void> {
   try {
@@ -28,7 +28,7 @@ export const dirty: Benchmark = {
   description: 'native core vs QEMU: probe boot, pause latency, dirty-log read per GiB, state save/restore',
   async run(o: BenchOptions): Promise<BenchReport> {
     const startedAt = new Date().toISOString();
-    const loadBefore = loadavg()[0]!.toFixed(2);
+    const loadBefore = loadNow();
     const rows: Row[] = [];
     await section(o, 'boot to first heartbeat', rows, bootRows);
     await section(o, 'pause latency', rows, pauseRows);
@@ -41,10 +41,8 @@ export const dirty: Benchmark = {
       finishedAt: new Date().toISOString(),
       quick: o.quick,
       host: {
-        cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30),
-        node: process.version, qemu: qemuVersion() ?? 'missing', kvm: 'nested (PVM)',
-        // The machines are shared: the 1-minute load average says how busy the host was around the run.
-        loadavg1mStart: loadBefore, loadavg1mEnd: loadavg()[0]!.toFixed(2),
+        ...hostFacts(loadBefore),
+        qemu: qemuVersion() ?? 'missing', kvm: 'nested (PVM)',
       },
       rows,
     };

@@ -2,7 +2,6 @@
 // between two network-namespace hosts, alternating run by run: total time, downtime
 // as each VMM reports it, guest-visible pause (largest heartbeat gap), bytes on the
 // wire (veth counters), rounds — and whether the guest's verification stayed ok.
-import { cpus, loadavg, totalmem } from 'node:os';
 import type { Benchmark, BenchOptions } from './lib/bench.js';
 import { ensureDebianTool } from './lib/debian.js';
 import { newSide } from './lib/measure.js';
@@ -15,6 +14,7 @@ import { liveQemus, pskDir, QemuSession } from './migrate/qemu-session.js';
 import { RoamHost } from './migrate/roam-host.js';
 import { RoamSession } from './migrate/roam-session.js';
 import { measureMove, type GuestSession } from './migrate/session.js';
+import { hostFacts, loadNow } from './lib/host.js';
 
 /** Guests bigger than this are booted for each run rather than kept (paused) between runs: RAM. */
 const KEEP_ALIVE_MAX_BYTES = 2 * GiB;
@@ -62,7 +62,7 @@ export const migrate: Benchmark = {
   description: 'live migration between two namespace hosts: roam vs QEMU 7.2 (plaintext, TLS, auto-converge, multifd+zstd)',
   async run(o: BenchOptions): Promise<BenchReport> {
     const startedAt = new Date().toISOString();
-    const loadBefore = loadavg()[0]!.toFixed(2);
+    const loadBefore = loadNow();
     const rows: Row[] = [];
     const installs: string[] = [];
     let ns: NsPair | undefined;
@@ -103,11 +103,10 @@ export const migrate: Benchmark = {
       finishedAt: new Date().toISOString(),
       quick: o.quick,
       host: {
-        cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30),
-        node: process.version, qemu: qemuVersion() ?? 'missing', kvm: 'nested (PVM)',
+        ...hostFacts(loadBefore),
+        qemu: qemuVersion() ?? 'missing', kvm: 'nested (PVM)',
         guestEntropy: ENTROPY, downtimeTargetMs: TARGET_DOWNTIME_MS, heartbeatMs: BEAT_MS,
         tools: installs.join('; ') || 'not checked',
-        loadavg1mStart: loadBefore, loadavg1mEnd: loadavg()[0]!.toFixed(2),
       },
       rows,
     };

@@ -3,7 +3,6 @@
 // that left (migrate/kept-images) and sends only what changed since; QEMU has no such
 // reuse and sends the whole guest again.
 import { mkdirSync, rmSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Benchmark, BenchOptions } from './lib/bench.js';
 import { ensureDebianTool } from './lib/debian.js';
@@ -17,6 +16,7 @@ import { liveQemus, pskDir, QemuSession } from './migrate/qemu-session.js';
 import { RoamHost } from './migrate/roam-host.js';
 import { RoamSession } from './migrate/roam-session.js';
 import { measureMove, type GuestSession } from './migrate/session.js';
+import { hostFacts, loadNow } from './lib/host.js';
 
 /** How long the guest runs on the other host before it comes back. */
 const DWELL_MS = 3000;
@@ -76,7 +76,7 @@ export const returnTrip: Benchmark = {
   description: 'A → B → A: time and bytes of the way back, roam (kept image) vs QEMU (sends it all again)',
   async run(o: BenchOptions): Promise<BenchReport> {
     const startedAt = new Date().toISOString();
-    const loadBefore = loadavg()[0]!.toFixed(2);
+    const loadBefore = loadNow();
     const rows: Row[] = [];
     const installs: string[] = [];
     let ns: NsPair | undefined;
@@ -123,11 +123,10 @@ export const returnTrip: Benchmark = {
       finishedAt: new Date().toISOString(),
       quick: o.quick,
       host: {
-        cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30),
-        node: process.version, qemu: qemuVersion() ?? 'missing', kvm: 'nested (PVM)',
+        ...hostFacts(loadBefore),
+        qemu: qemuVersion() ?? 'missing', kvm: 'nested (PVM)',
         guestEntropy: ENTROPY, downtimeTargetMs: TARGET_DOWNTIME_MS, heartbeatMs: BEAT_MS, awayMs: DWELL_MS,
         tools: installs.join('; ') || 'not checked',
-        loadavg1mStart: loadBefore, loadavg1mEnd: loadavg()[0]!.toFixed(2),
       },
       rows,
     };

@@ -4,7 +4,6 @@
 // changed, and a resync after a small change. Time and bytes on the wire.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Benchmark, BenchOptions } from './lib/bench.js';
@@ -14,6 +13,7 @@ import { newSide, nowMs, sleep, type Side } from './lib/measure.js';
 import { makeNsPair, type NsPair } from './lib/netns.js';
 import type { BenchReport, Row } from './lib/report.js';
 import { FULL_TREE, QUICK_TREE, generateTree, smallChange, treeBytes, type TreeShape } from './store/tree.js';
+import { hostFacts, loadNow } from './lib/host.js';
 
 const PEER = join(dirname(fileURLToPath(import.meta.url)), 'store', 'peer.js');
 const MiB = 2 ** 20;
@@ -118,7 +118,7 @@ export const store: Benchmark = {
   description: 'home store sync (snapshot + syncFrom over libp2p) vs rsync: initial, no-change, small change',
   async run(o: BenchOptions): Promise<BenchReport> {
     const startedAt = new Date().toISOString();
-    const loadBefore = loadavg()[0]!.toFixed(2);
+    const loadBefore = loadNow();
     const rows: Row[] = [];
     const procs: { stop(): Promise<void> }[] = [];
     const installs: string[] = [];
@@ -150,9 +150,8 @@ export const store: Benchmark = {
       title: 'Home store sync: roam vs rsync (generated tree, two namespace hosts)',
       startedAt, finishedAt: new Date().toISOString(), quick: o.quick,
       host: {
-        cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version,
+        ...hostFacts(loadBefore),
         rsync: rsyncVersion, tools: installs.join('; ') || 'not checked',
-        loadavg1mStart: loadBefore, loadavg1mEnd: loadavg()[0]!.toFixed(2),
       },
       rows,
     };

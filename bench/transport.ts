@@ -3,7 +3,6 @@
 // batches, zstd on and off; a KVM-less VM, see transport/fake-vm.ts), on a namespace's
 // loopback and across a veth pair shaped to 1 Gbit/s. Sender and sink are separate
 // processes; each transfer is timed until the sink has counted the last byte.
-import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Benchmark, BenchOptions } from './lib/bench.js';
@@ -12,6 +11,7 @@ import { newSide, type Side } from './lib/measure.js';
 import { makeNsPair, type NsPair } from './lib/netns.js';
 import type { BenchReport, Row } from './lib/report.js';
 import { ENTROPY, rotate } from './migrate/cases.js';
+import { hostFacts, loadNow } from './lib/host.js';
 
 const PEER = join(dirname(fileURLToPath(import.meta.url)), 'transport', 'peer.js');
 const MiB = 2 ** 20;
@@ -77,7 +77,7 @@ export const transport: Benchmark = {
   description: '1 GiB through raw TCP vs a libp2p Noise+Yamux stream vs roam\'s migration stream (zstd on/off), loopback and 1 Gbit/s',
   async run(o: BenchOptions): Promise<BenchReport> {
     const startedAt = new Date().toISOString();
-    const loadBefore = loadavg()[0]!.toFixed(2);
+    const loadBefore = loadNow();
     const rows: Row[] = [];
     const procs: JsonProc[] = [];
     let ns: NsPair | undefined;
@@ -103,8 +103,8 @@ export const transport: Benchmark = {
       title: 'Transport: raw TCP vs libp2p Noise + Yamux vs roam\'s migration stream',
       startedAt, finishedAt: new Date().toISOString(), quick: o.quick,
       host: {
-        cpu: cpus()[0]?.model ?? '?', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version,
-        payloadEntropy: ENTROPY, loadavg1mStart: loadBefore, loadavg1mEnd: loadavg()[0]!.toFixed(2),
+        ...hostFacts(loadBefore),
+        payloadEntropy: ENTROPY,
       },
       rows,
     };
