@@ -8,67 +8,30 @@
 //   - cut as commit goes out → the source stays paused and asks again; when the link is
 //     back, the status query finds the destination `ready`, commits, and the VM runs there.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { HeartbeatWatcher } from '../guest/index.js';
 import { FrameWriter, type MigrationStream } from '../migrate/channel.js';
-import { kvmProblem } from './support/kvm.js';
+import { VethPair, requireVethPair, run } from './support/veth-pair.js';
 import { moreBeats, PeerProcess, type PeerMsg } from './migrate-real-support.js';
 import type { PeerFault } from './migrate-real-peer.js';
 
-// roam-mr-<pid>-*: migrate-real-netns.test.ts reaps these when their test process is gone.
-const NS_A = `roam-mr-${process.pid}-cut-a`;
-const NS_B = `roam-mr-${process.pid}-cut-b`;
-const IP_A = '10.232.0.1', IP_B = '10.232.0.2';
+const pair = new VethPair('cut', '10.232.0.1', '10.232.0.2');
+const NS_A = pair.a, NS_B = pair.b, IP_A = pair.ipA, IP_B = pair.ipB;
 const MEM = String(64 * 1024 * 1024);
 const WORKLOAD = 'fill=32M ws=8M rate=8M beat=50ms entropy=0.3';
 /** Both sides give up on a silent link after this long. */
 const SHORT_MS = 3000;
-
-function run(cmd: string, ...args: string[]): void {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.trim() || `exit ${r.status}`}`);
-}
-
-function deleteNamespaces(): void {
-  for (const ns of [NS_A, NS_B]) spawnSync('ip', ['netns', 'delete', ns]);
-}
-
-/** Why this test cannot run here (root, ip netns, KVM), or undefined. */
-function problem(): string | undefined {
-  if (process.getuid?.() !== 0) return 'network namespaces need root';
-  const k = kvmProblem();
-  if (k) return k;
-  const probe = `roam-mr-${process.pid}-cut-probe`;
-  const r = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
-  if (r.status !== 0) return `ip netns does not work here: ${r.stderr.trim()}`;
-  spawnSync('ip', ['netns', 'delete', probe]);
-  return undefined;
-}
 
 describe('real VM migration with the link cut (veth down) in each phase', function () {
   this.timeout(120_000);
   const peers: PeerProcess[] = [];
 
   before(function () {
-    const p = problem();
-    if (p) {
-      if (process.env.CI === 'true') throw new Error(`${p} (CI=true: failing instead of skipping)`);
-      this.skip();
-    }
-    deleteNamespaces();
-    try {
-      run('ip', 'netns', 'add', NS_A);
-      run('ip', 'netns', 'add', NS_B);
-      run('ip', '-n', NS_A, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS_B);
-      for (const [ns, ip] of [[NS_A, IP_A], [NS_B, IP_B]] as const) {
-        run('ip', '-n', ns, 'link', 'set', 'lo', 'up');
-        run('ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0');
-      }
-    } catch (e) { deleteNamespaces(); throw e; }
+    requireVethPair(this);
+    pair.create({ up: false });
   });
-  after(() => deleteNamespaces());
+  after(() => pair.destroy());
   // Every case starts with fresh peer processes on a link that is up.
-  beforeEach(() => { for (const ns of [NS_A, NS_B]) run('ip', '-n', ns, 'link', 'set', 'eth0', 'up'); });
+  beforeEach(() => pair.link('up'));
   afterEach(async () => { await Promise.all(peers.splice(0).map((p) => p.stop())); });
 
   /** Receiver in B, sender (booting the guest) in A, each with its fault; resolves once the sender starts sending. */

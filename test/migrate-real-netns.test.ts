@@ -6,70 +6,21 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { HeartbeatWatcher } from '../guest/index.js';
 import type { MigrationStats } from '../migrate/index.js';
-import { kvmProblem } from './support/kvm.js';
+import { VethPair, requireVethPair, run } from './support/veth-pair.js';
 import { GuestClock, MiB, PeerProcess } from './migrate-real-support.js';
 
-const NS_A = `roam-mr-${process.pid}-a`;
-const NS_B = `roam-mr-${process.pid}-b`;
-const IP_A = '10.231.0.1', IP_B = '10.231.0.2';
-
-function run(cmd: string, ...args: string[]): void {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.trim() || `exit ${r.status}`}`);
-}
-
-function deleteNamespaces(): void {
-  for (const ns of [NS_A, NS_B]) spawnSync('ip', ['netns', 'delete', ns]);
-}
-
-/** Namespaces of earlier runs whose test process is gone (killed mid-test) are deleted too. */
-function reapStale(): void {
-  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-  for (const ns of list.split('\n').map((l) => l.split(' ')[0]!)) {
-    const m = /^roam-mr-(\d+)-/.exec(ns);
-    if (!m) continue;
-    let alive = true;
-    try { process.kill(Number(m[1]), 0); } catch (e) { alive = (e as NodeJS.ErrnoException).code === 'EPERM'; }
-    if (!alive) spawnSync('ip', ['netns', 'delete', ns]);
-  }
-}
-
-/** Why this test cannot run here (root, ip netns, KVM), or undefined. */
-function problem(): string | undefined {
-  if (process.getuid?.() !== 0) return 'network namespaces need root';
-  const k = kvmProblem();
-  if (k) return k;
-  const probe = `roam-mr-${process.pid}-probe`;
-  const r = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' });
-  if (r.status !== 0) return `ip netns does not work here: ${r.stderr.trim()}`;
-  spawnSync('ip', ['netns', 'delete', probe]);
-  return undefined;
-}
+const pair = new VethPair('mig', '10.231.0.1', '10.231.0.2');
+const NS_A = pair.a, NS_B = pair.b, IP_A = pair.ipA, IP_B = pair.ipB;
 
 describe('real VM migration across two network namespaces (veth)', function () {
   this.timeout(180_000);
   const peers: PeerProcess[] = [];
 
   before(function () {
-    const p = problem();
-    if (p) {
-      if (process.env.CI === 'true') throw new Error(`${p} (CI=true: failing instead of skipping)`);
-      this.skip();
-    }
-    reapStale();
-    deleteNamespaces();
-    try {
-      run('ip', 'netns', 'add', NS_A);
-      run('ip', 'netns', 'add', NS_B);
-      run('ip', '-n', NS_A, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS_B);
-      for (const [ns, ip] of [[NS_A, IP_A], [NS_B, IP_B]] as const) {
-        run('ip', '-n', ns, 'link', 'set', 'lo', 'up');
-        run('ip', '-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0');
-        run('ip', '-n', ns, 'link', 'set', 'eth0', 'up');
-      }
-    } catch (e) { deleteNamespaces(); throw e; }
+    requireVethPair(this);
+    pair.create({ up: true });
   });
-  after(() => deleteNamespaces());
+  after(() => pair.destroy());
   afterEach(async () => { await Promise.all(peers.splice(0).map((p) => p.stop())); });
 
   /** Receiver in B, sender (booting the guest) in A; returns the sender's outcome and the joint heartbeat. */
