@@ -286,7 +286,8 @@ export async function sendVm(opts: SendOptions): Promise<MigrationStats> {
   } catch (caught) {
     // Anything before commit: the VM keeps running here, unthrottled; the destination discards.
     const e = (!signal?.aborted && inbox ? await inbox.refusal(250) : null) ?? caught;
-    const reason = errorMessage(e);
+    // A cancel can surface as any aborted operation (a write, a dial, a drain): call it what it is.
+    const reason = signal?.aborted ? 'cancelled' : errorMessage(e);
     await vm.setThrottle(0).catch(() => undefined);
     if (!vm.isRunning()) await vm.resume();
     if (stream) await sendLastAndReset(stream, encode.abort(`source gave up in ${phase}: ${reason}`), new Error(reason));
