@@ -50,7 +50,9 @@ export class VmMigrationService implements MigrationService {
   constructor(private readonly roamd: MigrationHostSide) {
     this.kept = new KeptImages(join(roamd.paths.state, 'kept-images'), KEPT_BUDGET_BYTES);
     // Arriving VMs run detached like those started here, so they too outlive a roamd restart.
-    const vmHost = new VmProcessHost({ spawn: () => roamd.vms.spawnForAdoption() });
+    // Console output of an arriving VM is kept from the moment its process exists, so the first bytes it
+    // prints after commit (often the rest of a line begun on the source) reach its log and watcher.
+    const vmHost = new VmProcessHost({ spawn: () => roamd.vms.spawnForAdoption(), onCreated: (vm) => this.holdConsole(vm) });
     // A VM may arrive only under a name no VM here already has.
     const host: VmHost = {
       check: (spec) => roamd.vms.get(spec.id) ? { ok: false, reason: `a VM named '${spec.id}' already runs on this machine` } : vmHost.check(spec),
@@ -64,15 +66,31 @@ export class VmMigrationService implements MigrationService {
     await this.receiver.handle(stream, from.peerId);
   }
 
+  /** Console bytes of VMs being received, held until they are adopted (or discarded with their process). */
+  private readonly heldConsole = new Map<MigratableVm, { chunks: Buffer[]; stop: () => void }>();
+
+  private holdConsole(vm: MigratableVm): void {
+    const chunks: Buffer[] = [];
+    const onSerial = (d: Buffer) => { chunks.push(d); };
+    const stop = () => { vm.process.off('serial', onSerial); this.heldConsole.delete(vm); };
+    vm.process.on('serial', onSerial);
+    vm.process.once('exit', stop);
+    this.heldConsole.set(vm, { chunks, stop });
+  }
+
   private adopt(incoming: IncomingVm, peer: string | undefined): void {
     const vm = incoming as MigratableVm;
     const name = vm.spec.id;
+    const held = this.heldConsole.get(vm);
+    held?.stop();
     const from = (peer && this.senders.get(peer)) ?? 'another machine';
     this.handles.set(name, vm);
     vm.process.once('exit', () => { if (this.handles.get(name) === vm) this.handles.delete(name); });
     this.roamd.vms.adopt({
       name, guest: `arrived from ${from}`, kernelPath: '', cmdline: '', memBytes: vm.spec.memBytes, vcpus: vm.spec.vcpus,
     }, vm.process);
+    // Same tick as the adoption: nothing printed since can overtake what was held.
+    if (held) this.roamd.vms.get(name)?.feed(Buffer.concat(held.chunks));
     this.roamd.log(`VM '${name}' (generation ${vm.spec.generation}) arrived from ${from} and runs here`);
   }
 

@@ -14,9 +14,12 @@ export function continuesAcross(sourceLog: string, destLog: string, lastSeq: num
   if (firstSeq !== lastSeq + 2) return false;
   const head = sourceLog.slice(sourceLog.lastIndexOf('\n') + 1);
   if (!head) return false;
-  const tail = destLog.slice(0, destLog.indexOf('\n') < 0 ? destLog.length : destLog.indexOf('\n'));
-  const hb = parseHeartbeat((head + tail).replace(/\r$/, ''));
-  return hb !== null && hb.seq === lastSeq + 1 && hb.ok;
+  // The destination's log may hold an earlier visit of the same VM before this arrival's output,
+  // so look for the line that completes the source's unfinished one into exactly beat lastSeq + 1.
+  return destLog.split('\n').some((tail) => {
+    const hb = parseHeartbeat((head + tail).replace(/\r$/, ''));
+    return hb !== null && hb.seq === lastSeq + 1 && hb.ok;
+  });
 }
 
 /** Resolves once `watcher` has seen `n` more heartbeats; rejects after `ms`. */
