@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetnsLan, requireNetns } from './support/netns.js';
 import { requireKvm } from './support/kvm.js';
-import { roam, roamJson, until, ROAM_ENTRY as ENTRY } from './support/cli.js';
+import { roam, roamJson, stopProcess, until, ROAM_ENTRY as ENTRY } from './support/cli.js';
 
 /** Stated bound: members and strangers on one LAN see each other by mDNS within this long. */
 const DISCOVERY_BOUND_MS = 20_000;
@@ -57,12 +57,7 @@ describe('roamd household on a LAN of network namespaces', function () {
 
   async function stopDaemon(h: Host): Promise<void> {
     const child = daemons.get(h);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(t);
+    if (child) await stopProcess(child);
   }
 
   before(async function () {

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NetnsLan, requireNetns } from './support/netns.js';
 import { generateTree, describeTree } from './storage-tree.js';
-import { roam, roamJson, until, ROAM_ENTRY as ENTRY } from './support/cli.js';
+import { roam, roamJson, stopProcess, until, ROAM_ENTRY as ENTRY } from './support/cli.js';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..');
 const STRANGER = join(DIST, 'test', 'support', 'home-stranger.js');
@@ -44,12 +44,7 @@ describe('roam home through roamd, on a LAN of network namespaces', function () 
 
   async function stopDaemon(h: Host): Promise<void> {
     const child = daemons.get(h);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(t);
+    if (child) await stopProcess(child);
   }
 
   const seesMember = (from: Host, to: Host) => roamJson<PeerView[]>('peers', '--state', state(from))

@@ -7,15 +7,7 @@ import { MigrationError, sendVm } from '../migrate/index.js';
 import { T } from '../migrate/frames.js';
 import { MigratableVm, VmProcessHost, type VmProcess } from '../node/vm-host/index.js';
 import { requireKvm } from './support/kvm.js';
-import { MiB, bootProbe, moreBeats, probeReady, startPeer, type MigrationPeer } from './migrate-real-support.js';
-
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { MiB, bootProbe, moreBeats, probeReady, startPeer, waitFor, type MigrationPeer } from './migrate-real-support.js';
 
 describe('real VM migration faults: the source keeps the VM, the destination keeps nothing', function () {
   this.timeout(120_000);
@@ -53,7 +45,7 @@ describe('real VM migration faults: the source keeps the VM, the destination kee
     assert.equal(err.vmState, 'running-here');
     assert.equal(vm.isRunning(), true);
     const dest = created[created.length - 1]!;
-    await until(() => !dest.process.alive, 'the destination VM process to end');
+    await waitFor(() => !dest.process.alive, 'the destination VM process to end');
     const seq = watcher.lastSeq;
     await moreBeats(watcher, 6);
     assert.ok(watcher.lastSeq >= seq + 6, 'the heartbeat continues at the source');

@@ -17,6 +17,15 @@ export { moreBeats } from './support/heartbeat.js';
 
 export const MiB = 1024 * 1024;
 
+/** Polls `cond` every 20 ms until it holds; rejects after `ms`. */
+export async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Boots the probe guest in a fresh VM process; its serial output feeds `watcher`. */
 export async function bootProbe(watcher: HeartbeatWatcher, cmdline: string, memBytes: number): Promise<VmProcess> {
   const vm = await VmProcess.spawn();

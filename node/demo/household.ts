@@ -97,17 +97,20 @@ export class Household {
         for (const vm of this.roamJson<{ name: string }[]>(name, 'ps')) this.roam(name, 'stop', vm.name);
       } catch { /* a roamd that does not answer: its VM processes end when their state dir goes */ }
     }
-    await Promise.all([...this.daemons.values()].map(async (child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await gone;
-      clearTimeout(t);
-    }));
+    await Promise.all([...this.daemons.values()].map((child) => stopProcess(child)));
     this.daemons.clear();
     this.lan.destroy();
   }
+}
+
+/** Ends a child process: SIGTERM, then SIGKILL if it is still there after `graceMs`. Resolves once it has exited. */
+export async function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await gone;
+  clearTimeout(t);
 }
 
 export async function until<T>(what: string, ms: number, probe: () => T | undefined | false): Promise<T> {

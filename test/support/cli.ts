@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { ROAM_ENTRY } from '../../node/demo/household.js';
 
-export { ROAM_ENTRY, until } from '../../node/demo/household.js';
+export { ROAM_ENTRY, stopProcess, until } from '../../node/demo/household.js';
 
 export interface RoamResult { code: number | null; out: string; err: string }
 
