@@ -19,8 +19,10 @@ import { hostFacts, loadNow } from './lib/host.js';
 /** Guests bigger than this are booted for each run rather than kept (paused) between runs: RAM. */
 const KEEP_ALIVE_MAX_BYTES = 2 * GiB;
 
-async function runAll(o: BenchOptions, ns: NsPair, hosts: [RoamHost, RoamHost], psk: string, rows: Row[]): Promise<void> {
+async function runAll(o: BenchOptions, ns: NsPair, hosts: [RoamHost, RoamHost], psk: string, rows: Row[], checkpoint: (partial: string) => void): Promise<void> {
   const plan = planFor(o.quick);
+  const total = plan.links.length * plan.cases.length;
+  let done = 0;
   for (const link of plan.links) {
     ns.shape(link.rate);
     for (const c of plan.cases) {
@@ -53,6 +55,8 @@ async function runAll(o: BenchOptions, ns: NsPair, hosts: [RoamHost, RoamHost], 
           });
         }
       }
+      done++;
+      if (done < total) checkpoint(`${done} of ${total} cases measured (the run was still going when this was written)`);
     }
   }
 }
@@ -65,6 +69,21 @@ export const migrate: Benchmark = {
     const loadBefore = loadNow();
     const rows: Row[] = [];
     const installs: string[] = [];
+    const report = (partial?: string): BenchReport => ({
+      name: 'migrate',
+      title: 'Live migration: roam vs QEMU 7.2 (probe guest, two namespace hosts)',
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      quick: o.quick,
+      host: {
+        ...hostFacts(loadBefore),
+        qemu: qemuVersion() ?? 'missing', kvm: 'nested (PVM)',
+        guestEntropy: ENTROPY, downtimeTargetMs: TARGET_DOWNTIME_MS, heartbeatMs: BEAT_MS,
+        tools: installs.join('; ') || 'not checked',
+      },
+      rows: [...rows],
+      ...(partial ? { partial } : {}),
+    });
     let ns: NsPair | undefined;
     const hosts: RoamHost[] = [];
     const psk = pskDir();
@@ -83,7 +102,7 @@ export const migrate: Benchmark = {
       installs.push(`qemu-system-x86: ${ensureDebianTool('qemu-system-x86_64', 'qemu-system-x86', o.log)}`);
       ns = makeNsPair('m', 233);
       hosts.push(await RoamHost.start(ns.a, ns.exec(ns.a), ns.ipA), await RoamHost.start(ns.b, ns.exec(ns.b), ns.ipB));
-      await runAll(o, ns, [hosts[0]!, hosts[1]!], psk.dir, rows);
+      await runAll(o, ns, [hosts[0]!, hosts[1]!], psk.dir, rows, (partial) => o.checkpoint(report(partial)));
     } catch (e) {
       const side = newSide('roam');
       side.failures.push((e as Error).message);
@@ -96,19 +115,6 @@ export const migrate: Benchmark = {
       process.off('SIGINT', interrupted);
       process.off('SIGTERM', interrupted);
     }
-    return {
-      name: 'migrate',
-      title: 'Live migration: roam vs QEMU 7.2 (probe guest, two namespace hosts)',
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      quick: o.quick,
-      host: {
-        ...hostFacts(loadBefore),
-        qemu: qemuVersion() ?? 'missing', kvm: 'nested (PVM)',
-        guestEntropy: ENTROPY, downtimeTargetMs: TARGET_DOWNTIME_MS, heartbeatMs: BEAT_MS,
-        tools: installs.join('; ') || 'not checked',
-      },
-      rows,
-    };
+    return report();
   },
 };

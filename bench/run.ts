@@ -1,13 +1,13 @@
 // Entry point: `node dist/bench/run.js [<name>] [--quick]` (npm run bench [-- <name> [--quick]]).
 // Runs one benchmark, or all of them in turn, printing each table and writing
-// bench/results/<name>.{json,md,svg}. To add a benchmark, write a module that
+// bench/results/<name>.{json,md,svg} (<name>-quick.* for --quick). To add a benchmark, write a module that
 // exports a `Benchmark` and add it to the registry below.
 import '../node/common/polyfill.js';
 import { dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Benchmark } from './lib/bench.js';
-import { consoleTable, writeResults } from './lib/report.js';
+import { consoleTable, writeResults, type BenchReport } from './lib/report.js';
 import { dirty } from './dirty.js';
 import { migrate } from './migrate.js';
 import { returnTrip } from './return.js';
@@ -54,7 +54,9 @@ export async function main(argv: string[]): Promise<number> {
   for (const b of chosen) {
     const t0 = Date.now();
     console.error(`bench ${b.name}${quick ? ' --quick' : ''}: ${b.description}`);
-    const report = await b.run({ quick, scratchDir: join(results, 'tmp'), log: (m) => console.error(`  [${b.name}] ${m}`) });
+    const log = (m: string) => console.error(`  [${b.name}] ${m}`);
+    const checkpoint = (partial: BenchReport) => log(`partial results (${partial.partial ?? 'in progress'}): ${writeResults(partial, results).join(', ')}`);
+    const report = await b.run({ quick, scratchDir: join(results, 'tmp'), log, checkpoint });
     console.log(`\n${report.title}${quick ? ' (--quick)' : ''}\n`);
     console.log(consoleTable(report));
     const paths = writeResults(report, results);

@@ -1,7 +1,10 @@
 // The bench's outputs: every row shows roam beside its baseline and the ratio,
 // failed runs are visible in their row, and the SVG is well-formed and escaped.
 import assert from 'node:assert/strict';
-import { cell, consoleTable, markdown, viewRow, type BenchReport, type Row } from '../bench/lib/report.js';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cell, consoleTable, markdown, viewRow, writeResults, type BenchReport, type Row } from '../bench/lib/report.js';
 import { barChart, escapeXml } from '../bench/lib/svg.js';
 import { newSide } from '../bench/lib/measure.js';
 import { summarize } from '../bench/lib/stats.js';
@@ -22,6 +25,20 @@ describe('bench report', () => {
   const failing: Row = { figure: 'save', case: '1 GiB', unit: 'ms', roam: side('roam', [], ['guest reports CORRUPT page 9']),
     baseline: side('qemu', [5, 6, 7, 8, 9]) };
   const alone: Row = { figure: 'dirty', case: '256 MiB', unit: 'ms/GiB', roam: side('roam', [1]), baseline: { none: 'no equivalent' } };
+
+  it('a --quick run writes <name>-quick.* beside (never over) the full run, and a partial report says so', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roam-bench-'));
+    try {
+      writeResults(report([compared]), dir);
+      writeResults({ ...report([alone]), quick: false, partial: '1 of 8 cases measured' }, dir);
+      assert.deepEqual(readdirSync(dir).sort(), ['t-quick.json', 't-quick.md', 't-quick.svg', 't.json', 't.md', 't.svg']);
+      assert.match(readFileSync(join(dir, 't.md'), 'utf8'), /\*\*Partial results\*\*: 1 of 8 cases measured/);
+      assert.doesNotMatch(readFileSync(join(dir, 't-quick.md'), 'utf8'), /Partial/);
+      assert.match(readFileSync(join(dir, 't-quick.md'), 'utf8'), /\| pause \| idle \|/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('computes the ratio of the medians and shows both sides with their ranges', () => {
     const v = viewRow(compared);

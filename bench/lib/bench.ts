@@ -8,6 +8,8 @@ export interface BenchOptions {
   log: (msg: string) => void;
   /** Scratch folder for large temporary files (git-ignored). */
   scratchDir: string;
+  /** A long benchmark hands its report so far (marked `partial`) after each part, so an interrupted run keeps what it measured. */
+  checkpoint(report: BenchReport): void;
 }
 
 export interface Benchmark {

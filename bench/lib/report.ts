@@ -27,6 +27,13 @@ export interface BenchReport {
   quick: boolean;
   host: Record<string, string | number>;
   rows: Row[];
+  /** Set while a long benchmark is still going (or was interrupted): which of its parts the rows cover. */
+  partial?: string;
+}
+
+/** Base name of a report's files: a --quick run never overwrites the full run's figures. */
+export function resultsBase(report: Pick<BenchReport, 'name' | 'quick'>): string {
+  return report.quick ? `${report.name}-quick` : report.name;
 }
 
 export interface RowView {
@@ -109,6 +116,7 @@ export function markdown(report: BenchReport): string {
   const out = [`# ${report.title}`, '',
     `Run ${report.startedAt} → ${report.finishedAt}${report.quick ? ' (--quick)' : ''}. ` +
     `Host: ${Object.entries(report.host).map(([k, v]) => `${k} ${v}`).join(', ')}.`, '',
+    ...(report.partial ? [`**Partial results**: ${report.partial}.`, ''] : []),
     'Medians with [min–max] over n runs; each comparison ran both sides in the same run, alternating. ' +
     'Failed runs are counted in their row and listed below it, never averaged in.', '',
     `| ${HEADERS.join(' | ')} |`, `|${HEADERS.map(() => '---').join('|')}|`];
@@ -118,16 +126,17 @@ export function markdown(report: BenchReport): string {
     ...failureNotes(v).map((f) => `- **${v.figure}, ${v.case}**: ${f}`),
   ]);
   if (notes.length) out.push('', '## Notes', '', ...notes.map(mdEscape));
-  out.push('', `Chart: ${report.name}.svg. Raw samples: ${report.name}.json.`, '');
+  out.push('', `Chart: ${resultsBase(report)}.svg. Raw samples: ${resultsBase(report)}.json.`, '');
   return out.join('\n');
 }
 
-/** Writes <dir>/<name>.json, .md and .svg; returns their paths. */
+/** Writes <dir>/<base>.json, .md and .svg (base: resultsBase); returns their paths. */
 export function writeResults(report: BenchReport, dir: string): string[] {
   mkdirSync(dir, { recursive: true });
   const views = report.rows.map(viewRow);
   const json = { ...report, summaries: views };
-  const paths = [join(dir, `${report.name}.json`), join(dir, `${report.name}.md`), join(dir, `${report.name}.svg`)];
+  const base = resultsBase(report);
+  const paths = [join(dir, `${base}.json`), join(dir, `${base}.md`), join(dir, `${base}.svg`)];
   writeFileSync(paths[0]!, `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(paths[1]!, markdown(report));
   writeFileSync(paths[2]!, barChart(report.title, views.map((v) => ({
