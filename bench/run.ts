@@ -13,6 +13,7 @@ import { migrate } from './migrate.js';
 import { returnTrip } from './return.js';
 import { transport } from './transport.js';
 import { store } from './store.js';
+import { screen } from './screen.js';
 
 /** Every benchmark, by the name given on the command line. */
 export const registry: Record<string, Benchmark> = {
@@ -21,6 +22,7 @@ export const registry: Record<string, Benchmark> = {
   [returnTrip.name]: returnTrip,
   [transport.name]: transport,
   [store.name]: store,
+  [screen.name]: screen,
 };
 
 /** The checkout's bench/ folder (results go to bench/results even when run from a dist folder). */

@@ -53,6 +53,8 @@ export interface BootLine {
   unknown: string[];
   /** Keys whose value the guest rejected (defaults kept). */
   bad: string[];
+  /** Set when the guest was started with `screen=busy` (its desktop animates a 512x256 region). */
+  screenBusy?: true;
 }
 
 // Longest line the parsers look at: the guest's lines are < 512 bytes.
@@ -104,6 +106,8 @@ export function parseBootLine(line: string): BootLine | null {
       boot.unknown = value.split(',').filter(Boolean);
     } else if (key === 'bad') {
       boot.bad = value.split(',').filter(Boolean);
+    } else if (key === 'screen' && value === 'busy') {
+      boot.screenBusy = true;
     }
   }
   return boot;

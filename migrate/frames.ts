@@ -4,7 +4,7 @@
 // anything is allocated, JSON bodies are shape-checked, and PAGES frames are checked
 // against the slot layout the hello declared before any byte reaches guest memory.
 import { ProtocolError } from './errors.js';
-import type { SlotLayout, VmSpec } from './vm-handle.js';
+import type { SlotKind, SlotLayout, VmSpec } from './vm-handle.js';
 
 export const PROTOCOL = '/roam/migrate/1.0.0';
 export const PAGE = 4096;
@@ -21,6 +21,9 @@ export const MAX_FRAME = MAX_STATE + 64;
 /** Largest guest we accept a hello for (bounds every page-number computation). */
 export const MAX_GUEST_BYTES = 2 ** 40;
 export const MAX_SLOTS = 32;
+/** Largest framebuffer slot a hello may declare (a 4K screen at 32 bpp is 32 MiB). */
+export const MAX_FRAMEBUFFER_BYTES = 64 << 20;
+const SLOT_KINDS: readonly SlotKind[] = ['ram', 'framebuffer'];
 export const HEADER = 5;
 
 export const enum T {
@@ -175,7 +178,7 @@ export function validateSpec(raw: unknown, what = 'hello.spec'): VmSpec {
   if (!Array.isArray(rawSlots) || rawSlots.length < 1 || rawSlots.length > MAX_SLOTS) throw new ProtocolError(`${what}: slots must be a list of 1..${MAX_SLOTS}`);
   const slots: SlotLayout[] = [];
   const seen = new Set<number>();
-  let total = 0;
+  let ramTotal = 0, framebuffers = 0;
   for (const s of rawSlots) {
     if (typeof s !== 'object' || s === null) throw new ProtocolError(`${what}: slot entry must be an object`);
     const so = s as Record<string, unknown>;
@@ -184,10 +187,18 @@ export function validateSpec(raw: unknown, what = 'hello.spec'): VmSpec {
     const size = uint(so, 'size', what, MAX_GUEST_BYTES);
     if (size === 0 || size % PAGE !== 0 || guestPhysAddr % PAGE !== 0) throw new ProtocolError(`${what}: slot ${slot} size/address must be non-zero page multiples`);
     if (seen.has(slot)) throw new ProtocolError(`${what}: slot ${slot} declared twice`);
-    seen.add(slot); total += size;
-    slots.push({ slot, guestPhysAddr, size });
+    const kind = so['kind'];
+    if (kind !== undefined && !SLOT_KINDS.includes(kind as SlotKind)) throw new ProtocolError(`${what}: slot ${slot} kind must be one of ${SLOT_KINDS.join(', ')}`);
+    seen.add(slot);
+    if (kind === 'framebuffer') {
+      if (++framebuffers > 1) throw new ProtocolError(`${what}: more than one framebuffer slot`);
+      if (size > MAX_FRAMEBUFFER_BYTES) throw new ProtocolError(`${what}: framebuffer slot ${slot} of ${size} bytes exceeds ${MAX_FRAMEBUFFER_BYTES}`);
+    } else {
+      ramTotal += size;
+    }
+    slots.push(kind === undefined ? { slot, guestPhysAddr, size } : { slot, guestPhysAddr, size, kind: kind as SlotKind });
   }
-  if (total !== memBytes) throw new ProtocolError(`${what}: slots add up to ${total} bytes but memBytes is ${memBytes}`);
+  if (ramTotal !== memBytes) throw new ProtocolError(`${what}: RAM slots add up to ${ramTotal} bytes but memBytes is ${memBytes}`);
   return { id, generation, vcpus, memBytes, slots, cpuFeatures: strList(o, 'cpuFeatures', what), devices: strList(o, 'devices', what) };
 }
 
@@ -201,7 +212,8 @@ function validateHello(o: Record<string, unknown>): Hello {
     const bo = b as Record<string, unknown>;
     const regionBytes = uint(bo, 'regionBytes', 'hello.base', 1 << 30);
     if (regionBytes < PAGE || regionBytes % PAGE !== 0) throw new ProtocolError('hello.base.regionBytes must be a page multiple');
-    const maxRegions = Math.ceil(spec.memBytes / regionBytes) + spec.slots.length;
+    const slotBytes = spec.slots.reduce((n, s) => n + s.size, 0);
+    const maxRegions = Math.ceil(slotBytes / regionBytes) + spec.slots.length;
     const regionHashes = strList(bo, 'regionHashes', 'hello.base', maxRegions, 32);
     h.base = { generation: uint(bo, 'generation', 'hello.base', 2 ** 40), regionBytes, regionHashes };
   }

@@ -1,8 +1,8 @@
 // migrate: live migration of a VM between two roam agents over /roam/migrate/1.0.0.
 export { sendVm, type SendOptions } from './sender.js';
 export { MigrationReceiver, type ReceiverOptions } from './receiver.js';
-export type { VmHandle, IncomingVm, VmHost, VmSpec, SlotLayout, HostCheck } from './vm-handle.js';
-export { slotPages } from './vm-handle.js';
+export type { VmHandle, IncomingVm, VmHost, VmSpec, SlotLayout, SlotKind, HostCheck } from './vm-handle.js';
+export { slotPages, slotKind, sameLayout } from './vm-handle.js';
 export type { MigrationStream } from './channel.js';
 export { CompressPool, sharedCompressPool } from './compress-pool.js';
 export { KeptImages, type KeptMeta } from './kept-images.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { isZeroPage } from '../dirty-tracking/index.js';
 import { PAGE } from './frames.js';
 import { hashParts, regions, regionViews, REGION_BYTES } from './regions.js';
-import type { SlotLayout } from './vm-handle.js';
+import { sameLayout, type SlotLayout } from './vm-handle.js';
 
 export interface KeptMeta {
   id: string;
@@ -113,7 +113,7 @@ export class KeptImages {
   load(id: string, generation: number, slots: SlotLayout[], memory: (slot: number) => Uint8Array[], offered: string[], regionBytes: number): number[] | null {
     const meta = this.get(id);
     if (!meta || meta.generation !== generation || regionBytes !== meta.regionBytes) return null;
-    if (JSON.stringify(meta.slots) !== JSON.stringify(slots)) return null;
+    if (!Array.isArray(meta.slots) || !sameLayout(meta.slots, slots)) return null;
     const rs = regions(slots, regionBytes);
     if (offered.length !== rs.length || meta.regionHashes.length !== rs.length) return null;
     const p = this.paths(id);

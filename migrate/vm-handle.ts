@@ -3,11 +3,19 @@
 // memory windows are shared mappings (memfd), so they are plain synchronous views.
 import type { SinceArrival } from '../dirty-tracking/index.js';
 
-/** One RAM slot as the hello declares it. Pages are 4 KiB; page i of the slot is byte i*4096 of it. */
+/** What a memory slot holds: guest RAM, or the linear framebuffer (guest-physical, outside RAM). */
+export type SlotKind = 'ram' | 'framebuffer';
+
+/**
+ * One memory slot as the hello declares it. Pages are 4 KiB; page i of the slot is byte i*4096 of it.
+ * Every slot travels alike (a framebuffer is memory the guest writes); only RAM slots count in memBytes.
+ */
 export interface SlotLayout {
   slot: number;
   guestPhysAddr: number;
   size: number; // bytes, multiple of 4096
+  /** Absent: 'ram' (specs from before the framebuffer). */
+  kind?: SlotKind;
 }
 
 /** What a destination needs to decide whether it can host the VM, and to create it. */
@@ -20,7 +28,7 @@ export interface VmSpec {
   slots: SlotLayout[];
   /** CPU features the guest was started with (CPUID names); the destination must offer every one. */
   cpuFeatures: string[];
-  /** Device models the guest uses (e.g. "uart8250", "virtio-blk"). */
+  /** Device models the guest uses (e.g. "uart8250", "framebuffer" when it has a display). */
   devices: string[];
 }
 
@@ -69,4 +77,19 @@ export interface VmHost {
 
 export function slotPages(s: SlotLayout): number {
   return s.size / 4096;
+}
+
+export function slotKind(s: SlotLayout): SlotKind {
+  return s.kind ?? 'ram';
+}
+
+/**
+ * Same slots (number, address, size, kind) in the same order, however each list was built (a
+ * missing kind is 'ram'). Order matters: region indices and image offsets follow the slot order.
+ */
+export function sameLayout(a: readonly SlotLayout[], b: readonly SlotLayout[]): boolean {
+  return a.length === b.length && a.every((s, i) => {
+    const t = b[i]!;
+    return s.slot === t.slot && s.guestPhysAddr === t.guestPhysAddr && s.size === t.size && slotKind(s) === slotKind(t);
+  });
 }

@@ -16,27 +16,58 @@ export type VmEvent = { seq: number } & (
   | { type: 'shutdown'; detail?: string }    // triple fault / KVM_EXIT_SHUTDOWN (detail: vCPU and RIP)
   | { type: 'error'; message: string });      // vCPU stopped on an exit it cannot handle
 
-/** One KVM memory slot of guest RAM. Pages are 4 KiB; bit i of a dirty bitmap is page i of the slot. */
+/**
+ * What a memory slot holds: guest RAM, or the linear framebuffer (device memory in the MMIO hole
+ * that the guest never sees as RAM, but that migrates, maps and dirty-tracks exactly like RAM).
+ */
+export type MemorySlotKind = 'ram' | 'framebuffer';
+
+/** One KVM memory slot backed by the memfd. Pages are 4 KiB; bit i of a dirty bitmap is page i of the slot. */
 export interface MemorySlot {
   slot: number;
   guestPhysAddr: number;   // first byte in guest-physical space
   size: number;            // bytes, a multiple of 4096
-  memfdOffset: number;     // where the slot starts inside the RAM memfd
+  memfdOffset: number;     // where the slot starts inside the memfd (the framebuffer: right after RAM, at memBytes)
+  kind: MemorySlotKind;
 }
 
 export interface VmConfig {
   memBytes: number;        // guest RAM; > 0, multiple of 2 MiB, at most the host's RAM
   vcpus?: number;          // default 1
+  /** A linear framebuffer as slot 2 (default true); false gives a headless VM with RAM slots only. */
+  display?: boolean;
 }
+
+/**
+ * The guest's linear framebuffer: XRGB8888 little endian (bytes B, G, R, X per pixel), `stride`
+ * bytes per scanline = one 4 KiB page, so bit i of the slot's dirty bitmap is scanline i.
+ * Read the pixels through memory(slot) (or a GuestMemoryMapping of the same slot).
+ */
+export interface DisplayInfo {
+  slot: number;            // 2
+  guestPhysAddr: number;   // 0xE0000000, inside the 3..4 GiB MMIO hole
+  width: number;           // 1024
+  height: number;          // 768
+  stride: number;          // 4096
+}
+
+/** Bytes displayDamage() fills: 768 scanlines, one bit each. */
+export const DISPLAY_DAMAGE_BYTES = 96;
 
 export interface BootInfo { entry: number; cmdline: string; loadEnd: number }
 
 export interface NativeVm {
   readonly memBytes: number;
   readonly vcpus: number;
-  /** RAM slots (split around the 3 GiB..4 GiB MMIO hole). */
+  /**
+   * Memory slots: RAM (slot 0, and slot 1 above 4 GiB when RAM reaches into the 3..4 GiB hole), then
+   * the framebuffer (slot 2, kind 'framebuffer') unless the VM was created with display: false.
+   */
   slots(): MemorySlot[];
-  /** Load a multiboot v1 ELF kernel and set vCPU 0 to its 32-bit protected-mode entry (EAX=0x2BADB002, EBX=info). */
+  /**
+   * Load a multiboot v1 ELF kernel and set vCPU 0 to its 32-bit protected-mode entry (EAX=0x2BADB002, EBX=info).
+   * With a display, the multiboot info announces the framebuffer (flags bit 12, offsets 88..115).
+   */
   loadMultiboot(kernel: Buffer, cmdline: string): BootInfo;
   /** Load a Linux bzImage (64-bit boot protocol) and set vCPU 0 to its 64-bit entry. */
   loadBzImage(kernel: Buffer, cmdline: string, initrd: Buffer | null): BzImageSetup;
@@ -57,6 +88,37 @@ export interface NativeVm {
    * With clear=true the reported pages are re-protected (manual-protect where available).
    */
   dirtyLog(slot: number, out: Uint8Array, clear: boolean): void;
+  /** The framebuffer's geometry, or null for a VM created with display: false. */
+  display(): DisplayInfo | null;
+  /**
+   * Scanlines the guest (or the VMM) wrote since the previous call: fills out[0..96) (bit i =
+   * scanline i, little-endian u64 words like dirtyLog) and clears the display's record. The display
+   * and migration (dirtyLog of the framebuffer slot) each see every write: neither clears the other's.
+   * Throws when the VM has no display, or out is shorter than DISPLAY_DAMAGE_BYTES.
+   */
+  displayDamage(out: Uint8Array): void;
+  /**
+   * Host keys to the PS/2 keyboard, as scancode set 2 bytes (a press `1C`, a release `F0 1C`,
+   * extended keys with `E0`), at most 64 bytes per call (else a RangeError). The i8042 hands them to
+   * the guest translated to set 1 when its command byte says so (the default), raising IRQ 1 when
+   * enabled. Dropped while the guest has scanning off (F5); a call that does not fit the 256-byte
+   * queue is dropped whole. Safe while the VM runs or is paused.
+   */
+  keyboardInput(set2: Uint8Array): void;
+  /**
+   * Host mouse motion and buttons to the PS/2 mouse: dx right-positive, dy DOWN-positive (screen
+   * convention; PS/2's up-positive is the device's business), buttons bit 0 left, bit 1 right,
+   * bit 2 middle (0..7). Queued as 3-byte packets (IRQ 12 when enabled) only once the guest enabled
+   * reporting (0xD4 0xF4); moves beyond ±255 are split into several packets, each axis is clamped
+   * to ±4080 per call. Integers only (else a RangeError).
+   */
+  mouseInput(dx: number, dy: number, buttons: number): void;
+  /**
+   * Test hook: one port access through the VMM's I/O bus from this thread, as a guest's IN/OUT
+   * would make it (size 1, 2 or 4). With `value`, writes it and returns undefined; without,
+   * returns what the device read. Lets tests drive devices (the i8042) without a guest.
+   */
+  ioForTest(port: number, size: number, value?: number): number | undefined;
   /** Throttle: each vCPU sleeps this share (0..0.99) of wall time. */
   setThrottle(share: number): void;
   /** Whole-machine state in the versioned section format (must be paused). Host resources are never in it. */

@@ -3,7 +3,7 @@
 // the native KVM addon (node-gyp against the installed Node headers) and the
 // TypeScript. Runs on `npm install`, `npm run build` and before `npm test`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -51,3 +51,9 @@ if (existsSync(join(root, 'native', 'binding.gyp'))) {
 }
 
 run('typescript', process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+
+// roamd's web page (node/web serves dist/web): its own tsconfig (DOM, no Node), plus the static files.
+if (existsSync(join(root, 'web', 'tsconfig.json'))) {
+  run('web page', process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join('web', 'tsconfig.json')]);
+  for (const f of ['index.html', 'style.css']) copyFileSync(join(root, 'web', f), join(root, 'dist', 'web', f));
+}

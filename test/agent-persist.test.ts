@@ -5,7 +5,7 @@
 // continuing. Every roamd and VM process started here is killed by pid at the end.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serialize } from 'node:v8';
@@ -20,7 +20,7 @@ const MiB = 2 ** 20;
 
 interface Beat { seq: number; ok: boolean }
 interface VmView {
-  name: string; state: string; pid: number; message: string | null; lastHeartbeat: Beat | null;
+  name: string; state: string; pid: number; message: string | null; lastHeartbeat: Beat | null; display: boolean;
   heartbeats: { first: number | null; count: number; gaps: number; repeats: number };
 }
 
@@ -30,6 +30,16 @@ function alive(pid: number): boolean {
   } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
   // A zombie waiting for its parent to reap it has ended too.
   try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+}
+
+/** Bytes of a VM process's guest memfd: its RAM, plus the framebuffer's 3 MiB when it has a display. */
+function guestMemfdBytes(pid: number): number {
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target = '';
+    try { target = readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+    if (target.startsWith('/memfd:roam-guest-ram')) return statSync(`/proc/${pid}/fd/${fd}`).size;
+  }
+  throw new Error(`VM process ${pid} holds no guest memfd`);
 }
 
 function killPid(pid: number | undefined): void {
@@ -194,6 +204,8 @@ describe('roamd restarts while its VMs keep running', function () {
     const d1 = await startDaemon(state);
     const run = roamJson<VmView>(state, 'run', 'probe', '--name', 'desk', '--mem', '32M', '--ws', '2M', '--beat', '50ms');
     vmPids.add(run.pid);
+    assert.equal(run.display, true, 'a VM gets a display by default');
+    assert.equal(guestMemfdBytes(run.pid), 32 * MiB + 3 * MiB, 'its memfd holds RAM and the framebuffer');
     const before = await until('heartbeats under the first roamd', 30_000, () => { const v = vmIn(state, 'desk'); return v && v.heartbeats.count >= 5 && v; });
     const sock = join(state, 'vms', 'desk.sock');
     assert.ok(existsSync(sock), 'the VM process listens on STATE/vms/NAME.sock');
@@ -210,6 +222,7 @@ describe('roamd restarts while its VMs keep running', function () {
     assert.ok(found, 'the restarted roamd lists the VM');
     assert.equal(found.state, 'running');
     assert.equal(found.pid, run.pid, 'the very same VM process');
+    assert.equal(found.display, true, 'the restarted roamd knows the VM has a display');
     const after = await until('heartbeats to advance under the new roamd', 30_000, () => {
       const v = vmIn(state, 'desk');
       return v?.lastHeartbeat && v.lastHeartbeat.seq >= before.lastHeartbeat!.seq + 20 && v.heartbeats.count >= 5 ? v : undefined;
@@ -242,8 +255,10 @@ describe('roamd restarts while its VMs keep running', function () {
   it('SIGKILL: the next roamd re-adopts the VM; a stale socket with no process behind it is removed and does not block startup', async () => {
     const state = join(root, 'kill');
     const d1 = await startDaemon(state);
-    const run = roamJson<VmView>(state, 'run', 'probe', '--name', 'lab', '--mem', '32M', '--ws', '2M', '--beat', '50ms');
+    const run = roamJson<VmView>(state, 'run', 'probe', '--name', 'lab', '--mem', '32M', '--ws', '2M', '--beat', '50ms', '--no-display');
     vmPids.add(run.pid);
+    assert.equal(run.display, false, '--no-display: no screen');
+    assert.equal(guestMemfdBytes(run.pid), 32 * MiB, 'the VM process has RAM and no framebuffer');
     const before = await until('heartbeats under the first roamd', 30_000, () => { const v = vmIn(state, 'lab'); return v && v.heartbeats.count >= 5 && v; });
     const how = await stopDaemon(d1, 'SIGKILL');
     assert.equal(how.signal, 'SIGKILL');
@@ -261,6 +276,7 @@ describe('roamd restarts while its VMs keep running', function () {
     assert.deepEqual(list.map((v) => v.name), ['lab']);
     assert.equal(list[0]!.state, 'running');
     assert.equal(list[0]!.pid, run.pid);
+    assert.equal(list[0]!.display, false, 'the re-adopted VM is still known to have no display');
     const after = await until('heartbeats to advance under the new roamd', 30_000, () => {
       const v = vmIn(state, 'lab');
       return v?.lastHeartbeat && v.lastHeartbeat.seq > before.lastHeartbeat!.seq && v.heartbeats.count >= 5 ? v : undefined;

@@ -21,6 +21,14 @@ describe('roam boot (CLI)', function () {
     assert.match(bad.err, /unknown command 'bogus'/);
   });
 
+  it('offers --no-display on boot and run, and says what a VM gets without it', () => {
+    for (const cmd of ['boot', 'run']) {
+      const h = roam(cmd, '--help');
+      assert.equal(h.code, 0);
+      assert.match(h.out, /--no-display\s+no screen: the VM gets no framebuffer \(by default it has a 1024x768 one/, cmd);
+    }
+  });
+
   it('explains bad sizes and missing guests without starting a VM', () => {
     const cases: [string[], RegExp][] = [
       [['boot', 'probe', '--mem', '0'], /--mem must be a positive multiple of 2M/],
@@ -47,7 +55,7 @@ describe('roam boot (CLI)', function () {
     assert.match(r.err, /ELF|multiboot/i);
     const empty = join(dir, 'empty.elf');
     writeFileSync(empty, '');
-    const e = roam('boot', empty, '--mem', '32M', '--for', '2s');
+    const e = roam('boot', empty, '--mem', '32M', '--for', '2s', '--no-display');
     assert.equal(e.code, 1);
     assert.match(e.err, /empty|ELF|multiboot/i);
   });

@@ -126,7 +126,7 @@ describe('native core: dirty log and RAM windows', function () {
       const at = ram.indexOf(Buffer.from(cmdline + '\0', 'latin1'));
       assert.ok(at > 0 && at < 0x100000, `command line found below 1 MiB (at ${at})`);
       // multiboot_info.cmdline (offset 16) points at it; the info address is in the loader's area.
-      const info = ram.indexOf(Buffer.from([0x45, 0, 0, 0]), 0x9000); // flags MEM|CMDLINE|MMAP
+      const info = ram.indexOf(Buffer.from([0x45, 0x10, 0, 0]), 0x9000); // flags MEM|CMDLINE|MMAP|FRAMEBUFFER
       assert.equal(info, 0x9000);
       assert.equal(ram.readUInt32LE(info + 16), at);
       assert.equal(ram.readUInt32LE(info + 8), (32 * MiB - MiB) / 1024, 'mem_upper in KiB');
@@ -142,8 +142,10 @@ describe('native core: dirty log and RAM windows', function () {
     const vm = loadNative().createVm({ memBytes: 3 * 1024 * MiB + 4 * MiB }, () => {});
     try {
       assert.deepEqual(vm.slots(), [
-        { slot: 0, guestPhysAddr: 0, size: 3 * 1024 * MiB, memfdOffset: 0 },
-        { slot: 1, guestPhysAddr: 4 * 1024 * MiB, size: 4 * MiB, memfdOffset: 3 * 1024 * MiB },
+        { slot: 0, guestPhysAddr: 0, size: 3 * 1024 * MiB, memfdOffset: 0, kind: 'ram' },
+        { slot: 1, guestPhysAddr: 4 * 1024 * MiB, size: 4 * MiB, memfdOffset: 3 * 1024 * MiB, kind: 'ram' },
+        // The framebuffer lies in the hole, but in the memfd after all of RAM.
+        { slot: 2, guestPhysAddr: 0xe0000000, size: 3 * MiB, memfdOffset: 3 * 1024 * MiB + 4 * MiB, kind: 'framebuffer' },
       ]);
       assert.deepEqual(vm.memory(0).map((w) => w.byteLength), [1024 * MiB, 1024 * MiB, 1024 * MiB]);
       assert.deepEqual(vm.memory(1).map((w) => w.byteLength), [4 * MiB]);

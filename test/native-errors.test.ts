@@ -115,7 +115,7 @@ describe('native core: clear errors for bad input', function () {
     it('dirtyLog refuses a too-small buffer, a bad slot and a non-Uint8Array', () => {
       const need = ((64 * MiB) / 4096 / 64) * 8;
       assert.throws(() => vm.dirtyLog(0, new Uint8Array(need - 8), false), new RegExp(`holds ${need - 8} bytes; slot 0 needs ${need}`));
-      assert.throws(() => vm.dirtyLog(1, new Uint8Array(need), false), /no RAM slot 1 \(this VM has slots 0\.\.0\)/);
+      assert.throws(() => vm.dirtyLog(1, new Uint8Array(need), false), /no RAM slot 1 \(this VM has slots 0, 2\)/);
       assert.throws(() => vm.dirtyLog(0, new Uint32Array(need) as never, false), /out must be a Uint8Array/);
       assert.throws(() => vm.memory(7), /memory: no RAM slot 7/);
     });

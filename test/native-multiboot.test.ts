@@ -82,7 +82,7 @@ describe('native core: multiboot loader', function () {
     vm.loadMultiboot(elfKernel(false, Buffer.from([0xf4]), 0), 'console=ttyS0 ws=4M');
     const ram = Buffer.from(vm.memory(0)[0]);
     const info = 0x9000;
-    assert.equal(ram.readUInt32LE(info), 0x45, 'flags: MEM | CMDLINE | MMAP');
+    assert.equal(ram.readUInt32LE(info), 0x1045, 'flags: MEM | CMDLINE | MMAP | FRAMEBUFFER');
     assert.equal(ram.readUInt32LE(info + 4), 639, 'mem_lower');
     assert.equal(ram.readUInt32LE(info + 8), (64 * MiB - MiB) / 1024, 'mem_upper: KiB above 1 MiB');
     const cmd = ram.readUInt32LE(info + 16);

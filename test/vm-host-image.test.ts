@@ -12,10 +12,16 @@ function fakeVm(sizes: number[]) {
   let gpa = 0;
   return sizes.map((size, i) => {
     const buf = new ArrayBuffer(size);
-    const slot = { slot: i, guestPhysAddr: gpa, size, memfdOffset: gpa };
+    const slot = { slot: i, guestPhysAddr: gpa, size, memfdOffset: gpa, kind: 'ram' as const };
     gpa += size;
     return { slot, windows: [buf] };
   });
+}
+
+/** RAM of `ramBytes` in slot 0 and a framebuffer slot like the VMM's (slot 2 at 0xE0000000, after RAM in the memfd). */
+function fakeDisplayVm(ramBytes: number) {
+  const fb = { slot: 2, guestPhysAddr: 0xe000_0000, size: 768 * 4096, memfdOffset: ramBytes, kind: 'framebuffer' as const };
+  return [...fakeVm([ramBytes]), { slot: fb, windows: [new ArrayBuffer(fb.size)] }];
 }
 
 describe('VM image file', () => {
@@ -28,8 +34,55 @@ describe('VM image file', () => {
     const a = new Uint8Array(slots[0]!.windows[0]!);
     for (let p = 0; p < 1024; p += 7) a.fill(p & 0xff || 1, p * 4096, p * 4096 + 100);   // sparse non-zero pages
     new Uint8Array(slots[1]!.windows[0]!).fill(0xab, 2 * MiB - 4096);                     // last page of slot 1
-    return { memBytes: 6 * MiB, vcpus: 1, state: Buffer.from('machine-state-bytes'), slots };
+    return { memBytes: 6 * MiB, vcpus: 1, display: false, state: Buffer.from('machine-state-bytes'), slots };
   }
+
+  it('keeps the framebuffer of a VM with a display and records that it has one', () => {
+    const slots = fakeDisplayVm(2 * MiB);
+    new Uint8Array(slots[0]!.windows[0]!).fill(0x11, 0, 4096);
+    const fb = new Uint8Array(slots[1]!.windows[0]!);
+    for (let line = 0; line < 768; line += 5) fb.fill((line % 250) + 1, line * 4096, line * 4096 + 4 * 1024);  // every 5th scanline drawn
+    const path = join(dir, 'vm.img');
+    writeImage(path, { memBytes: 2 * MiB, vcpus: 1, display: true, state: Buffer.from('s'), slots });
+    const img = openImage(path);
+    assert.equal(img.display, true, 'the image says the VM has a display');
+    const dst = fakeDisplayVm(2 * MiB);
+    img.readSlotsInto(dst);
+    assert.ok(Buffer.from(dst[1]!.windows[0]!).equals(Buffer.from(fb)), 'the framebuffer comes back byte for byte');
+    assert.ok(Buffer.from(dst[0]!.windows[0]!).equals(Buffer.from(slots[0]!.windows[0]!)));
+    // A VM made without a display cannot take it (and one whose framebuffer slot is RAM neither).
+    assert.throws(() => img.readSlotsInto(fakeVm([2 * MiB])), /2 memory slots, the VM has 1/);
+    const ramInstead = fakeDisplayVm(2 * MiB);
+    (ramInstead[1]!.slot as { kind: string }).kind = 'ram';
+    assert.throws(() => img.readSlotsInto(ramInstead), /memory slot 1 layout differs/);
+    img.close();
+    const plainPath = join(dir, 'plain.img');
+    writeImage(plainPath, sample());
+    const plain = openImage(plainPath);
+    assert.equal(plain.display, false, 'an image of a VM without a display says so');
+    plain.close();
+  });
+
+  it('opens an image written before VMs had displays as a VM without one', () => {
+    const path = join(dir, 'vm.img');
+    writeImage(path, sample());
+    // What an older roam wrote: no display field, slots without a kind.
+    const bytes = readFileSync(path);
+    const meta = JSON.parse(bytes.subarray(16, 16 + bytes.readUInt32LE(12)).toString()) as { display?: boolean; slots: { kind?: string }[] };
+    delete meta.display;
+    for (const s of meta.slots) delete s.kind;
+    const json = Buffer.from(JSON.stringify(meta));
+    bytes.fill(0, 12, 4096);
+    bytes.writeUInt32LE(json.length, 12);
+    json.copy(bytes, 16);
+    writeFileSync(path, bytes);
+    const img = openImage(path);
+    assert.equal(img.display, false);
+    const dst = fakeVm([4 * MiB, 2 * MiB]);
+    img.readSlotsInto(dst);
+    img.close();
+    assert.equal(new Uint8Array(dst[1]!.windows[0]!)[2 * MiB - 1], 0xab);
+  });
 
   it('round-trips state and every slot byte, and stores zero pages as holes', () => {
     const src = sample();

@@ -21,7 +21,7 @@ export async function spawnProcess(name: string): Promise<ProcessProbe> {
 export async function bootProcess(memBytes: number, cmdline: string, name: string): Promise<ProcessProbe> {
   const p = await spawnProcess(name);
   try {
-    await p.proc.request({ op: 'create', memBytes, vcpus: 1 });
+    await p.proc.request({ op: 'create', memBytes, vcpus: 1, display: false });  // QEMU side: -nodefaults, no VGA
     await p.proc.request({ op: 'loadMultiboot', kernelPath: probeGuestPath(), cmdline });
     await p.proc.request({ op: 'start' });
   } catch (e) {

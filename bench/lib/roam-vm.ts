@@ -38,7 +38,8 @@ export function startInProcess(memBytes: number, cmdline: string, name: string):
   if (!status.ok) throw new Error(`KVM is not usable: ${status.reason}`);
   const out = new GuestOutput(name);
   let delivered = 0;
-  const vm = native.createVm({ memBytes, vcpus: 1 }, (e: VmEvent) => {
+  // No framebuffer: the QEMU side runs with -nodefaults (no VGA); like for like.
+  const vm = native.createVm({ memBytes, vcpus: 1, display: false }, (e: VmEvent) => {
     delivered = Math.max(delivered, e.seq);
     if (e.type === 'serial') out.push(e.data);
     else if (e.type === 'error') out.die(`VM error: ${e.message}`);
@@ -58,7 +59,7 @@ export function startInProcess(memBytes: number, cmdline: string, name: string):
 export function createBlank(memBytes: number, name: string): InProcessProbe {
   const out = new GuestOutput(name);
   let delivered = 0;
-  const vm = loadNative().createVm({ memBytes, vcpus: 1 }, (e: VmEvent) => {
+  const vm = loadNative().createVm({ memBytes, vcpus: 1, display: false }, (e: VmEvent) => {
     delivered = Math.max(delivered, e.seq);
     if (e.type === 'serial') out.push(e.data);
     else if (e.type === 'error') out.die(`VM error: ${e.message}`);

@@ -65,7 +65,8 @@ async function main(): Promise<void> {
       const proc = await VmProcess.spawn();
       forwardSerial(id, proc);
       try {
-        await proc.request({ op: 'create', memBytes, vcpus: 1 });
+        // No framebuffer: QEMU runs with -nodefaults (no VGA), so both sides move the same guest memory.
+        await proc.request({ op: 'create', memBytes, vcpus: 1, display: false });
         await proc.request({ op: 'loadMultiboot', kernelPath: probeGuestPath(), cmdline: String(c.cmdline) });
         await proc.request({ op: 'start' });
         vms.set(id, await MigratableVm.attach(proc, { id, generation: 1 }));

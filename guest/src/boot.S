@@ -83,10 +83,12 @@ timer_isr:
     iretq
 
     /*
-     * Ring 3 asks the kernel for two things with software interrupts:
+     * Ring 3 asks the kernel for three things with software interrupts:
      *   int 0x80 (SYS_IDLE):  RDI = the tick count it last saw; sleep until
      *                         the next interrupt unless a tick came since.
      *   int 0x81 (SYS_WRITE): RDI = bytes, RSI = length: write them to COM1.
+     *   int 0x82 (SYS_INPUT): RDI = u16 buffer, RSI = capacity: drain the
+     *                         i8042 (see i8042.h); RAX = entries written.
      * Ring 3 cannot do these itself: hlt is privileged, and under this
      * project's nested KVM (PVM) port I/O from ring 3 faults even with IOPL 3.
      * PVM also turns `int n` in ring 3 into #UD, so ud_isr recognises the
@@ -130,6 +132,33 @@ serial_isr:
     pop     %rax
     iretq
 
+    /* Each entry is status << 8 | data, read as a pair with interrupts off,
+       so the status's aux bit (0x20) says whose byte it is. At most 64
+       (I8042_POLL_MAX) per call. */
+    .globl  input_isr
+input_isr:
+    push    %rcx
+    push    %rdx
+    xor     %ecx, %ecx
+    cmp     $64, %rsi
+    jbe     1f
+    mov     $64, %esi
+1:  cmp     %rsi, %rcx
+    jae     2f
+    in      $0x64, %al
+    test    $1, %al                   /* output buffer full? */
+    jz      2f
+    mov     %al, %dl
+    in      $0x60, %al
+    mov     %dl, %ah
+    mov     %ax, (%rdi,%rcx,2)
+    inc     %rcx
+    jmp     1b
+2:  mov     %rcx, %rax
+    pop     %rdx
+    pop     %rcx
+    iretq
+
     .globl  ud_isr
 ud_isr:
     testb   $3, 8(%rsp)               /* from ring 3? */
@@ -140,6 +169,8 @@ ud_isr:
     je      3f
     cmpw    $0x81CD, (%rax)           /* int $0x81 */
     je      4f
+    cmpw    $0x82CD, (%rax)           /* int $0x82 */
+    je      5f
     pop     %rax
     jmp     isr6
 3:  addq    $2, 8(%rsp)
@@ -148,6 +179,9 @@ ud_isr:
 4:  addq    $2, 8(%rsp)
     pop     %rax
     jmp     serial_isr
+5:  addq    $2, 8(%rsp)
+    pop     %rax
+    jmp     input_isr
 
     /* enter_user(rip, rsp): drop to ring 3 with IF=1. Never returns. */
     .globl  enter_user

@@ -24,6 +24,7 @@ extern void timer_isr(void);
 extern void spurious_isr(void);
 extern void idle_isr(void);
 extern void serial_isr(void);
+extern void input_isr(void);
 extern void ud_isr(void);
 
 static struct idt_gate idt[256] __attribute__((aligned(16)));
@@ -49,6 +50,7 @@ void idt_init(void) {
     set_gate(6, (uint64_t)(uintptr_t)ud_isr);
     set_gate_dpl(VEC_IDLE, (uint64_t)(uintptr_t)idle_isr, 3);
     set_gate_dpl(VEC_SERIAL, (uint64_t)(uintptr_t)serial_isr, 3);
+    set_gate_dpl(VEC_INPUT, (uint64_t)(uintptr_t)input_isr, 3);
     struct idt_ptr p = { sizeof idt - 1, (uint64_t)(uintptr_t)idt };
     __asm__ volatile("lidt %0" : : "m"(p));
 }

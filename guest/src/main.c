@@ -3,10 +3,16 @@
  * handler counts LAPIC timer ticks. The loop fills memory (in slices, so the
  * heartbeat starts before the fill is done), then rewrites the working set at
  * the paced rate and verifies a bounded number of pages per tick, and halts
- * until the next tick whenever it has no budget left.
+ * until the next tick whenever it has no budget left. When the loader gave a
+ * framebuffer, every FRAME_TICKS it also drains keyboard and mouse and
+ * repaints what changed on the desktop.
  */
 #include <stdint.h>
 #include "cpu.h"
+#include "desktop.h"
+#include "fb.h"
+#include "i8042.h"
+#include "input.h"
 #include "io.h"
 #include "kernel.h"
 #include "idt.h"
@@ -21,6 +27,7 @@
 #define FILL_SLICE_PAGES 64u       /* between heartbeat checks while filling */
 #define VERIFY_PER_TICK 128u       /* sweep pages per timer tick (reads only) */
 #define REWRITE_SLICE_PAGES 64u    /* between heartbeat checks while rewriting */
+#define FRAME_TICKS (TIMER_HZ / 20)  /* desktop frames: 20 per second */
 
 extern char _image_end[];
 
@@ -29,6 +36,8 @@ static struct params prm;
 static struct clocks clk;
 static struct layout_result lay;
 static uint64_t tsc0;
+static struct fb screen;
+static int have_display;
 
 static void fail(const char *what) {
     struct line l;
@@ -62,6 +71,7 @@ static void print_boot_line(void) {
         line_str(&l, " clamped_fill_from=");
         line_u64(&l, prm.fill);
     }
+    if (prm.screen_busy) line_str(&l, " screen=busy");
     if (prm.unknown[0]) { line_str(&l, " unknown="); line_str(&l, prm.unknown); }
     if (prm.bad[0]) { line_str(&l, " bad="); line_str(&l, prm.bad); }
     line_send(&l);
@@ -81,6 +91,31 @@ static void print_boot_line(void) {
     line_send(&l);
 }
 
+/* With no framebuffer (QEMU -kernel) nothing is printed and nothing set up. */
+static void display_setup(void) {
+    if (!boot.fb.present) return;
+    const char *refused = fb_accept(&boot, to_phys(_image_end), &screen);
+    struct line l;
+    line_start(&l);
+    if (refused) {
+        line_str(&l, "PROBE display refused: ");
+        line_str(&l, refused);
+        line_send(&l);
+        return;
+    }
+    line_str(&l, "PROBE display width=");
+    line_u64(&l, (uint64_t)screen.width);
+    line_str(&l, " height=");
+    line_u64(&l, (uint64_t)screen.height);
+    line_str(&l, " pitch=");
+    line_u64(&l, (uint64_t)screen.stride * 4);
+    line_str(&l, " addr=");
+    line_hex(&l, to_phys(screen.base));
+    line_send(&l);
+    i8042_init();
+    have_display = 1;
+}
+
 static void print_heartbeat(uint64_t seq, uint64_t ticks) {
     struct line l;
     uint64_t pfn = 0;
@@ -92,14 +127,17 @@ static void print_heartbeat(uint64_t seq, uint64_t ticks) {
     line_str(&l, " ms=");
     line_u64(&l, (rdtsc() - tsc0) / clk.tsc_khz);
     line_str(&l, " verified=");
-    line_u64(&l, workload_verified());
-    if (workload_corrupt(&pfn)) {
+    uint64_t verified = workload_verified();
+    int corrupt = workload_corrupt(&pfn);
+    line_u64(&l, verified);
+    if (corrupt) {
         line_str(&l, " CORRUPT ");
         line_u64(&l, pfn);
     } else {
         line_str(&l, " ok");
     }
     line_send(&l);
+    if (have_display) desktop_counters(seq, verified, corrupt, pfn);
 }
 
 static void print_simple(const char *s, const char *key, uint64_t v) {
@@ -127,6 +165,7 @@ void kmain(uint32_t magic, uint32_t info) {
 
     workload_layout(&boot, to_phys(_image_end), prm.fill, prm.ws, prm.entropy_milli, &lay);
     print_boot_line();
+    display_setup();
 
     timer_start(&clk);
     cpu_run_user(run);
@@ -141,6 +180,8 @@ static void run(void) {
     /* Credit is capped so a paused (e.g. migrated) guest does not burst. */
     const uint64_t rate_cap = prm.rate / 10 + PAGE;
     int ready = 0, corrupted_on_purpose = 0;
+    uint64_t next_frame = 0;
+    if (have_display) desktop_init(&screen, prm.screen_busy);
 
     for (;;) {
         uint64_t now = timer_ticks;
@@ -153,6 +194,14 @@ static void run(void) {
                 corrupted_on_purpose = 1;
                 print_simple("PROBE corrupt_injected ", "page=", workload_corrupt_one());
             }
+        }
+
+        /* Drawing is ring 3 and touches only what changed: a frame costs a
+           few dozen scanline writes and one i8042 poll. */
+        if (have_display && now >= next_frame) {
+            input_pump();
+            desktop_frame(now);
+            next_frame = now + FRAME_TICKS;
         }
 
         if (!ready) {

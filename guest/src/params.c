@@ -104,6 +104,7 @@ void params_parse(const char *cmd, struct params *p) {
     p->beat_ms = 100;
     p->entropy_milli = 300;
     p->corrupt_after = 0;
+    p->screen_busy = 0;
     p->unknown[0] = 0;
     p->bad[0] = 0;
 
@@ -135,6 +136,10 @@ void params_parse(const char *cmd, struct params *p) {
         else if (key_is(w, eq, "corrupt_after")) {
             rc = (parse_u64(v, vlen, &n64) == vlen && vlen && n64 > 0 && n64 < 0xFFFFFFFFull) ? 0 : -1;
             if (!rc) p->corrupt_after = (uint32_t)n64;
+        } else if (key_is(w, eq, "screen")) {
+            if (key_is(v, vlen, "busy")) p->screen_busy = 1;
+            else if (key_is(v, vlen, "idle")) p->screen_busy = 0;
+            else rc = -1;
         } else {
             list_add(p->unknown, sizeof p->unknown, w, eq);
             continue;

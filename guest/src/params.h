@@ -12,6 +12,7 @@ struct params {
     uint32_t beat_ms;         /* heartbeat period */
     uint32_t entropy_milli;   /* share of each page that is pseudo-random, 0..1000 */
     uint32_t corrupt_after;   /* debug: flip a byte after this many beats (0 = never) */
+    int screen_busy;          /* screen=busy: the desktop animates a 512x256 region */
     char unknown[128];        /* comma-separated unknown keys (truncated) */
     char bad[128];            /* comma-separated keys whose value was rejected */
 };

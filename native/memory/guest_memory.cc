@@ -16,33 +16,45 @@ static std::runtime_error sysError(const std::string& what) {
   return std::runtime_error(what + " failed: " + std::strerror(err) + " (errno " + std::to_string(err) + ")");
 }
 
-GuestMemory::GuestMemory(uint64_t bytes) : bytes_(bytes) {
+GuestMemory::GuestMemory(uint64_t bytes, const DeviceRegion* device) : bytes_(bytes), mapped_(bytes) {
   if (bytes == 0 || bytes % kPageSize != 0) throw std::invalid_argument("guest memory size must be a positive multiple of 4096");
+  uint64_t low = bytes < kLowRamLimit ? bytes : kLowRamLimit;
+  slots_.push_back(RamSlot{0, 0, low, 0, SlotKind::Ram});
+  if (bytes > low) slots_.push_back(RamSlot{1, kHighRamBase, bytes - low, low, SlotKind::Ram});
+  if (device) {
+    // Device memory must sit inside the MMIO hole, where no RAM is, on page boundaries.
+    if (device->size == 0 || device->size % kPageSize || device->guestPhys % kPageSize ||
+        device->guestPhys < kLowRamLimit || device->guestPhys + device->size > kHighRamBase) {
+      throw std::invalid_argument("device memory must be whole pages inside the 3..4 GiB hole");
+    }
+    for (const auto& s : slots_) {
+      if (s.slot == device->slot) throw std::invalid_argument("device memory slot " + std::to_string(device->slot) + " is taken");
+    }
+    slots_.push_back(RamSlot{device->slot, device->guestPhys, device->size, bytes, device->kind});
+    mapped_ = bytes + device->size;
+  }
+
   fd_ = ::memfd_create("roam-guest-ram", MFD_CLOEXEC);
   if (fd_ < 0) throw sysError("memfd_create for guest RAM");
-  if (::ftruncate(fd_, static_cast<off_t>(bytes)) < 0) {
-    auto e = sysError("ftruncate guest RAM memfd to " + std::to_string(bytes) + " bytes");
+  if (::ftruncate(fd_, static_cast<off_t>(mapped_)) < 0) {
+    auto e = sysError("ftruncate guest RAM memfd to " + std::to_string(mapped_) + " bytes");
     ::close(fd_);
     throw e;
   }
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_, 0);
+  void* p = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_, 0);
   if (p == MAP_FAILED) {
-    auto e = sysError("mmap of " + std::to_string(bytes) + " bytes of guest RAM");
+    auto e = sysError("mmap of " + std::to_string(mapped_) + " bytes of guest RAM");
     ::close(fd_);
     throw e;
   }
   base_ = static_cast<uint8_t*>(p);
   // A core dump of the VM process need not carry the guest's RAM.
-  ::madvise(base_, bytes, MADV_DONTDUMP);
-
-  uint64_t low = bytes < kLowRamLimit ? bytes : kLowRamLimit;
-  slots_.push_back(RamSlot{0, 0, low, 0});
-  if (bytes > low) slots_.push_back(RamSlot{1, kHighRamBase, bytes - low, low});
+  ::madvise(base_, mapped_, MADV_DONTDUMP);
   for (const auto& s : slots_) dirty_.push_back(std::make_unique<DirtyBitmap>(s.size / kPageSize));
 }
 
 GuestMemory::~GuestMemory() {
-  if (base_) ::munmap(base_, bytes_);
+  if (base_) ::munmap(base_, mapped_);
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -52,9 +64,24 @@ const RamSlot* GuestMemory::findSlot(uint32_t slot) const {
   return nullptr;
 }
 
+std::string GuestMemory::slotNames() const {
+  bool contiguous = true;
+  for (size_t i = 0; i < slots_.size(); ++i) contiguous = contiguous && slots_[i].slot == i;
+  if (contiguous) return "0.." + std::to_string(slots_.size() - 1);
+  std::string list;
+  for (const auto& s : slots_) list += (list.empty() ? "" : ", ") + std::to_string(s.slot);
+  return list;
+}
+
+const RamSlot* GuestMemory::slotOfKind(SlotKind kind) const {
+  for (const auto& s : slots_)
+    if (s.kind == kind) return &s;
+  return nullptr;
+}
+
 uint8_t* GuestMemory::translate(uint64_t gpa, uint64_t len) const {
   for (const auto& s : slots_) {
-    if (gpa >= s.guestPhys && gpa - s.guestPhys <= s.size && len <= s.size - (gpa - s.guestPhys)) {
+    if (s.kind == SlotKind::Ram && gpa >= s.guestPhys && gpa - s.guestPhys <= s.size && len <= s.size - (gpa - s.guestPhys)) {
       return base_ + s.memfdOffset + (gpa - s.guestPhys);
     }
   }
@@ -100,7 +127,7 @@ void GuestMemory::markDirty(uint64_t gpa, uint64_t len) {
 DirtyBitmap& GuestMemory::vmmDirty(uint32_t slot) {
   for (size_t i = 0; i < slots_.size(); ++i)
     if (slots_[i].slot == slot) return *dirty_[i];
-  throw std::out_of_range("no RAM slot " + std::to_string(slot));
+  throw std::out_of_range("no memory slot " + std::to_string(slot));
 }
 
 }  // namespace roam::memory

@@ -1,5 +1,6 @@
 #include "napi/native_vm.h"
 
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
@@ -43,6 +44,11 @@ vmm::VmConfig parseConfig(const Napi::CallbackInfo& info) {
                                            std::to_string(vmm::kMaxVcpus) + ")");
     }
     config.vcpus = uint32_t(n);
+  }
+  Napi::Value display = cfg.Get("display");
+  if (!display.IsUndefined()) {
+    if (!display.IsBoolean()) throw Napi::TypeError::New(env, "createVm: config.display must be a boolean (default true)");
+    config.display = display.As<Napi::Boolean>().Value();
   }
   return config;
 }
@@ -91,6 +97,11 @@ Napi::Function NativeVm::defineClass(Napi::Env env) {
                          InstanceMethod<&NativeVm::isRunning>("isRunning"),
                          InstanceMethod<&NativeVm::memory>("memory"),
                          InstanceMethod<&NativeVm::dirtyLog>("dirtyLog"),
+                         InstanceMethod<&NativeVm::display>("display"),
+                         InstanceMethod<&NativeVm::displayDamage>("displayDamage"),
+                         InstanceMethod<&NativeVm::keyboardInput>("keyboardInput"),
+                         InstanceMethod<&NativeVm::mouseInput>("mouseInput"),
+                         InstanceMethod<&NativeVm::ioForTest>("ioForTest"),
                          InstanceMethod<&NativeVm::setThrottle>("setThrottle"),
                          InstanceMethod<&NativeVm::saveState>("saveState"),
                          InstanceMethod<&NativeVm::restoreState>("restoreState"),
@@ -163,6 +174,7 @@ Napi::Value NativeVm::slots(const Napi::CallbackInfo& info) {
     o.Set("guestPhysAddr", double(s.guestPhys));
     o.Set("size", double(s.size));
     o.Set("memfdOffset", double(s.memfdOffset));
+    o.Set("kind", s.kind == memory::SlotKind::Framebuffer ? "framebuffer" : "ram");
     out.Set(i++, o);
   }
   return out;
@@ -237,8 +249,8 @@ Napi::Value NativeVm::memory(const Napi::CallbackInfo& info) {
   auto mem = v.guestMemory();
   const memory::RamSlot* s = mem->findSlot(slot);
   if (!s) {
-    throw Napi::RangeError::New(env, "memory: no RAM slot " + std::to_string(slot) + " (this VM has slots 0.." +
-                                         std::to_string(mem->slots().size() - 1) + ")");
+    throw Napi::RangeError::New(env, "memory: no RAM slot " + std::to_string(slot) + " (this VM has slots " +
+                                         mem->slotNames() + ")");
   }
   auto& refs = windows_[slot];
   if (refs.empty()) {
@@ -281,6 +293,89 @@ Napi::Value NativeVm::dirtyLog(const Napi::CallbackInfo& info) {
     size_t used = size_t((s->size / memory::kPageSize + 63) / 64) * 8;
     std::memcpy(out.Data(), bits.data(), used);
     return env.Undefined();
+  });
+}
+
+Napi::Value NativeVm::display(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const memory::RamSlot* s = vm("display").display();
+  if (!s) return env.Null();
+  using devices::Framebuffer;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("slot", s->slot);
+  o.Set("guestPhysAddr", double(s->guestPhys));
+  o.Set("width", Framebuffer::kWidth);
+  o.Set("height", Framebuffer::kHeight);
+  o.Set("stride", Framebuffer::kStride);
+  return o;
+}
+
+Napi::Value NativeVm::displayDamage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  using devices::Framebuffer;
+  Napi::Value outArg = info.Length() > 0 ? info[0] : env.Undefined();
+  if (!outArg.IsTypedArray() || outArg.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "displayDamage: out must be a Uint8Array of " +
+                                        std::to_string(Framebuffer::kDamageBytes) + " bytes (one bit per scanline)");
+  }
+  Napi::Uint8Array out = outArg.As<Napi::Uint8Array>();
+  if (out.ByteLength() < Framebuffer::kDamageBytes) {
+    throw Napi::RangeError::New(env, "displayDamage: out holds " + std::to_string(out.ByteLength()) + " bytes; it needs " +
+                                         std::to_string(Framebuffer::kDamageBytes));
+  }
+  return guarded(env, [&]() -> Napi::Value {
+    uint64_t bits[Framebuffer::kWords] = {};  // aligned: the caller's bytes need not be
+    vm("displayDamage").displayDamage(bits, Framebuffer::kWords);
+    std::memcpy(out.Data(), bits, Framebuffer::kDamageBytes);
+    return env.Undefined();
+  });
+}
+
+Napi::Value NativeVm::keyboardInput(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes set2 = requireBytes(info, 0, "keyboardInput", "set2");
+  if (set2.length > devices::Ps2Keyboard::kMaxInput) {
+    throw Napi::RangeError::New(env, "keyboardInput: at most " + std::to_string(devices::Ps2Keyboard::kMaxInput) +
+                                         " scancode bytes per call, got " + std::to_string(set2.length));
+  }
+  return guarded(env, [&]() -> Napi::Value {
+    vm("keyboardInput").keyboardInput(set2.data, set2.length);
+    return env.Undefined();
+  });
+}
+
+Napi::Value NativeVm::mouseInput(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto delta = [&](size_t index, const char* name) {
+    double d = requireNumber(info, index, "mouseInput", name);
+    if (std::floor(d) != d || d < -2147483648.0 || d > 2147483647.0) {
+      throw Napi::RangeError::New(env, std::string("mouseInput: ") + name + " must be an integer (pixels), got " +
+                                           std::to_string(d));
+    }
+    return int32_t(d);
+  };
+  int32_t dx = delta(0, "dx"), dy = delta(1, "dy");
+  uint32_t buttons = requireUint32(info, 2, "mouseInput", "buttons");
+  if (buttons > 7) {
+    throw Napi::RangeError::New(env, "mouseInput: buttons is a mask of bit 0 left, 1 right, 2 middle (0..7), got " +
+                                         std::to_string(buttons));
+  }
+  return guarded(env, [&]() -> Napi::Value {
+    vm("mouseInput").mouseInput(dx, dy, uint8_t(buttons));
+    return env.Undefined();
+  });
+}
+
+Napi::Value NativeVm::ioForTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t port = requireUint32(info, 0, "ioForTest", "port");
+  uint32_t size = requireUint32(info, 1, "ioForTest", "size");
+  if (port > 0xFFFF) throw Napi::RangeError::New(env, "ioForTest: port must be 0..65535, got " + std::to_string(port));
+  bool write = info.Length() > 2 && !info[2].IsUndefined();
+  uint32_t value = write ? requireUint32(info, 2, "ioForTest", "value") : 0;
+  return guarded(env, [&]() -> Napi::Value {
+    uint32_t r = vm("ioForTest").ioForTest(uint16_t(port), size, write ? &value : nullptr);
+    return write ? env.Undefined() : Napi::Number::New(env, r);
   });
 }
 

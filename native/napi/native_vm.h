@@ -35,6 +35,11 @@ class NativeVm : public Napi::ObjectWrap<NativeVm> {
   Napi::Value isRunning(const Napi::CallbackInfo& info);
   Napi::Value memory(const Napi::CallbackInfo& info);
   Napi::Value dirtyLog(const Napi::CallbackInfo& info);
+  Napi::Value display(const Napi::CallbackInfo& info);
+  Napi::Value displayDamage(const Napi::CallbackInfo& info);
+  Napi::Value keyboardInput(const Napi::CallbackInfo& info);
+  Napi::Value mouseInput(const Napi::CallbackInfo& info);
+  Napi::Value ioForTest(const Napi::CallbackInfo& info);
   Napi::Value setThrottle(const Napi::CallbackInfo& info);
   Napi::Value saveState(const Napi::CallbackInfo& info);
   Napi::Value restoreState(const Napi::CallbackInfo& info);

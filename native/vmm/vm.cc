@@ -39,10 +39,15 @@ Vm::Vm(const VmConfig& config, EventSink sink)
   vm_.createPit2();
   vm_.enableManualDirtyLogProtect();
 
-  memory_ = std::make_shared<memory::GuestMemory>(config_.memBytes);
+  memory::DeviceRegion fbRegion = devices::Framebuffer::region();
+  memory_ = std::make_shared<memory::GuestMemory>(config_.memBytes, config_.display ? &fbRegion : nullptr);
+  if (config_.display) framebuffer_ = std::make_unique<devices::Framebuffer>();
   for (const auto& s : memory_->slots()) {
     vm_.setUserMemoryRegion(s.slot, KVM_MEM_LOG_DIRTY_PAGES, s.guestPhys, s.size, memory_->slotHost(s));
-    if (!vm_.manualDirtyLogProtect()) legacyPendingDirty_[s.slot].assign((s.size / memory::kPageSize + 63) / 64, 0);
+    // The framebuffer keeps its own accumulators (devices/framebuffer.h), so only RAM needs these.
+    if (!vm_.manualDirtyLogProtect() && s.kind == memory::SlotKind::Ram) {
+      legacyPendingDirty_[s.slot].assign((s.size / memory::kPageSize + 63) / 64, 0);
+    }
   }
   for (uint32_t i = 0; i < config_.vcpus; ++i) vcpus_.push_back(std::make_unique<kvm::KvmVcpu>(system_, vm_, i));
 
@@ -55,10 +60,20 @@ Vm::Vm(const VmConfig& config, EventSink sink)
           // A lost UART interrupt only slows an interrupt-driven console; never stop the vCPU for it.
         }
       });
-  i8042_ = std::make_unique<devices::I8042>([this] {
-    emit(VmEvent{VmEvent::Type::Reset, ""});
-    stopMachine();
-  });
+  i8042_ = std::make_unique<devices::I8042>(
+      [this] {
+        emit(VmEvent{VmEvent::Type::Reset, ""});
+        stopMachine();
+      },
+      [this](uint32_t irq) {
+        // An edge: the in-kernel PIC/IOAPIC latch it. KVM_IRQ_LINE is safe from any thread.
+        try {
+          vm_.irqLine(irq, true);
+          vm_.irqLine(irq, false);
+        } catch (const std::exception&) {
+          // A lost key interrupt: the guest still sees the byte on its next status poll.
+        }
+      });
   pio_.attach(devices::Uart8250::kCom1Base, devices::Uart8250::kPortCount, uart_.get());
   pio_.attach(devices::I8042::kDataPort, 1, &i8042_->dataPort());
   pio_.attach(devices::I8042::kCommandPort, 1, &i8042_->commandPort());
@@ -102,7 +117,13 @@ void Vm::writeMpTable() {
 x86::MultibootLoad Vm::loadMultiboot(const uint8_t* kernel, size_t len, const std::string& cmdline) {
   requireNotStarted("loadMultiboot");
   ensureCpuid();  // before SET_SREGS: KVM checks control-register bits against the guest's CPUID
-  x86::MultibootLoad load = x86::loadMultiboot(*memory_, kernel, len, cmdline);
+  x86::MultibootFramebuffer fb;
+  if (framebuffer_) {
+    using devices::Framebuffer;
+    fb = x86::MultibootFramebuffer{Framebuffer::kGuestPhysAddr, Framebuffer::kStride, Framebuffer::kWidth,
+                                   Framebuffer::kHeight, Framebuffer::kBitsPerPixel};
+  }
+  x86::MultibootLoad load = x86::loadMultiboot(*memory_, kernel, len, cmdline, framebuffer_ ? &fb : nullptr);
   writeMpTable();
   kvm::KvmVcpu& bsp = *vcpus_[0];
   kvm_sregs sregs = bsp.getSregs();
@@ -137,6 +158,36 @@ x86::BzImageResult Vm::loadBzImage(const uint8_t* kernel, size_t len, const std:
   bsp.setSregs(sregs);
   bsp.setRegs(regs);
   return result;
+}
+
+void Vm::keyboardInput(const uint8_t* set2, size_t len) {
+  requireOpen("keyboardInput");
+  i8042_->keyboardInput(set2, len);
+}
+
+void Vm::mouseInput(int32_t dx, int32_t dy, uint8_t buttons) {
+  requireOpen("mouseInput");
+  i8042_->mouseInput(dx, dy, buttons);
+}
+
+uint32_t Vm::ioForTest(uint16_t port, uint32_t size, const uint32_t* value) {
+  requireOpen("ioForTest");
+  if (size != 1 && size != 2 && size != 4) throw std::invalid_argument("ioForTest: size must be 1, 2 or 4, got " + std::to_string(size));
+  uint8_t data[4] = {};
+  if (value) {
+    for (uint32_t i = 0; i < size; ++i) data[i] = uint8_t(*value >> (8 * i));
+    pio_.write(port, data, size);
+    return 0;
+  }
+  pio_.read(port, data, size);
+  uint32_t v = 0;
+  for (uint32_t i = 0; i < size; ++i) v |= uint32_t(data[i]) << (8 * i);
+  return v;
+}
+
+void Vm::requireOpen(const char* what) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_) throw std::runtime_error(std::string(what) + ": the VM is closed");
 }
 
 std::vector<uint8_t> Vm::saveState() {

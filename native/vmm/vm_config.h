@@ -10,6 +10,7 @@ constexpr uint32_t kMaxVcpus = 64;
 struct VmConfig {
   uint64_t memBytes = 0;
   uint32_t vcpus = 1;
+  bool display = true;  // a linear framebuffer (devices/framebuffer.h) in slot 2
 };
 
 uint64_t hostRamBytes();

@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { readJson, writeJsonAtomic } from './files.js';
 import { checkName } from './household.js';
 import { ROLES, type Role } from '../../discovery/index.js';
+import { parseWebListen } from '../web/listen.js';
 
 export interface HomeConfig {
   /** The home tree roamd snapshots, serves and syncs into (default: $HOME with the default state dir, else none). */
@@ -33,7 +34,13 @@ export interface LidConfig {
 
 export const LID_DEFAULT_BUDGET_MS = 30_000;
 
-export interface AgentConfig { name: string; role: Role; listen: string[]; home?: HomeConfig; lid?: LidConfig }
+/** roamd's web page (node/web). */
+export interface WebConfig {
+  /** HOST:PORT it listens on (default 127.0.0.1:7420; port 0 picks a free one), or "off". */
+  listen?: string;
+}
+
+export interface AgentConfig { name: string; role: Role; listen: string[]; home?: HomeConfig; lid?: LidConfig; web?: WebConfig }
 
 function defaultRole(): Role {
   return existsSync('/proc/acpi/button/lid') ? 'laptop' : 'desktop';
@@ -55,6 +62,8 @@ export function loadConfig(path: string, overrides: Partial<AgentConfig>): Agent
   if (Object.keys(home).length) cfg.home = checkHome(home, path);
   const lid = { ...(saved.lid ?? {}), ...(overrides.lid ?? {}) };
   if (Object.keys(lid).length) cfg.lid = checkLid(lid, path);
+  const web = { ...(saved.web ?? {}), ...(overrides.web ?? {}) };
+  if (Object.keys(web).length) cfg.web = checkWeb(web, path);
   checkName(cfg.name, 'machine name');
   if (!ROLES.includes(cfg.role)) throw new Error(`role '${cfg.role}' in ${path} is not one of ${ROLES.join(', ')}`);
   if (!Array.isArray(cfg.listen) || !cfg.listen.every((a) => typeof a === 'string')) throw new Error(`'listen' in ${path} must be a list of multiaddrs`);
@@ -82,4 +91,12 @@ function checkLid(l: LidConfig, path: string): LidConfig {
     throw new Error(`'lid.budgetMs' in ${path} must be a whole number of milliseconds from 1000 to 600000`);
   }
   return l;
+}
+
+function checkWeb(w: WebConfig, path: string): WebConfig {
+  if (w.listen !== undefined) {
+    if (typeof w.listen !== 'string') throw new Error(`'web.listen' in ${path} must be HOST:PORT or off`);
+    try { parseWebListen(w.listen); } catch (e) { throw new Error(`'web.listen' in ${path}: ${(e as Error).message}`); }
+  }
+  return w;
 }

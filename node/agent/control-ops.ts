@@ -9,6 +9,7 @@ import { NOT_WIRED } from './migration.js';
 import { homeOp, isHomeOp } from './home-ops.js';
 import type { Roamd } from './daemon.js';
 import type { PeerEntry } from '../../discovery/index.js';
+import type { SupervisedVm } from './vm-supervisor.js';
 
 const TWO_MIB = 2 * 1024 * 1024;
 
@@ -63,6 +64,46 @@ async function probeProtocols(r: Roamd, target: PeerEntry): Promise<Record<strin
   return out;
 }
 
+/** A send as `roam send` asks for it, checked: the VM runs here, the target is an online member, migration is wired. */
+export interface CheckedSend { vm: SupervisedVm; target: PeerEntry; label: string }
+
+export function checkSend(r: Roamd, vmName: string, peerName: string): CheckedSend {
+  const vm = r.vms.get(vmName);
+  if (!vm) throw new Error(r.vms.unknown(vmName));
+  if (vm.state !== 'running') throw new Error(`VM '${vmName}' is ${vm.state}${vm.message ? ` (${vm.message})` : ''}; only a running VM can be sent`);
+  const target = findPeer(r, peerName);
+  const label = target.name ?? target.peerId;
+  if (target.trust !== 'member') throw new Error(`peer '${label}' is not a household member (${target.trust}); ${peerNamesHint(r)}`);
+  if (target.presence !== 'online') {
+    const seen = target.lastSeen ? `last seen ${new Date(target.lastSeen).toISOString()}` : 'never seen online';
+    throw new Error(`peer '${label}' is ${target.presence} (${seen}); it must be online to receive a VM`);
+  }
+  if (!r.migration) throw new Error(`${NOT_WIRED}: VM '${vmName}' stays on this machine`);
+  return { vm, target, label };
+}
+
+/** Sends a checked VM: the one path for `roam send`, the web page's "send to …" and a member's /roam/send request. */
+export async function runSend(r: Roamd, c: CheckedSend,
+  opts: { onProgress?: (p: Record<string, unknown>) => void; signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
+  if (!r.migration) throw new Error(`${NOT_WIRED}: VM '${c.vm.spec.name}' stays on this machine`);
+  return await r.migration.send({
+    vm: c.vm, to: { peerId: c.target.peerId, name: c.label, entry: c.target },
+    open: () => r.dialPeer(c.target.peerId, '/roam/migrate/1.0.0'),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+}
+
+/** `roam view`: a one-time sign-in link to this roamd's web page, opening on `vm`'s screen (or the dashboard). */
+function viewUrl(r: Roamd, vm: string | null): { url: string; expiresAt: string; base: string; vm: string | null } {
+  if (!r.web) throw new Error(`this roamd serves no web page: ${r.webProblem}`);
+  if (vm !== null && !r.webKnowsVm(vm)) {
+    throw new Error(`no VM named '${vm}' runs in the household (see \`roam ps\` here, or \`roam peers\` for the others)`);
+  }
+  const { url, expiresAt } = r.web.loginUrl(vm === null ? '/' : `/view/${vm}`);
+  return { url, expiresAt: new Date(expiresAt).toISOString(), base: r.web.url, vm };
+}
+
 export function controlHandler(r: Roamd): ControlHandler {
   return async (req, peer) => {
     switch (req.op) {
@@ -72,6 +113,7 @@ export function controlHandler(r: Roamd): ControlHandler {
           household: r.household.joined ? { id: r.household.id, name: r.household.name, members: r.household.memberList().length } : null,
           addrs: r.shareableAddrs(), vms: r.vms.list().length, uptimeMs: Date.now() - r.startedAt,
           migration: r.migration ? 'wired' : 'not wired', record: r.currentRecord(), lid: r.lidStatus(),
+          web: r.web ? { url: r.web.url, port: r.web.port } : { url: null, problem: r.webProblem },
         };
       case 'peers':
         return r.directory.list().map(peerView);
@@ -89,7 +131,9 @@ export function controlHandler(r: Roamd): ControlHandler {
         const cmdline = req.cmdline ?? '';
         if (typeof cmdline !== 'string' || cmdline.length > 4096) throw new Error('cmdline must be a string of at most 4096 characters');
         const guest = typeof req.guest === 'string' ? req.guest.slice(0, 4096) : kernelPath;
-        return await r.vms.run({ name, guest, kernelPath, cmdline, memBytes, vcpus });
+        const display = req.display ?? true;
+        if (typeof display !== 'boolean') throw new Error('display must be true or false');
+        return await r.vms.run({ name, guest, kernelPath, cmdline, memBytes, vcpus, display });
       }
       case 'stop':
         return await r.vms.stop(arg(req, 'vm', 64));
@@ -116,28 +160,14 @@ export function controlHandler(r: Roamd): ControlHandler {
         return { forgotten: target.name ?? target.peerId, peerId: target.peerId };
       }
       case 'send': {
-        const vmName = arg(req, 'vm', 64);
-        const vm = r.vms.get(vmName);
-        if (!vm) throw new Error(r.vms.unknown(vmName));
-        if (vm.state !== 'running') throw new Error(`VM '${vmName}' is ${vm.state}${vm.message ? ` (${vm.message})` : ''}; only a running VM can be sent`);
-        const target = findPeer(r, arg(req, 'peer', 200));
-        const label = target.name ?? target.peerId;
-        if (target.trust !== 'member') throw new Error(`peer '${label}' is not a household member (${target.trust}); ${peerNamesHint(r)}`);
-        if (target.presence !== 'online') {
-          const seen = target.lastSeen ? `last seen ${new Date(target.lastSeen).toISOString()}` : 'never seen online';
-          throw new Error(`peer '${label}' is ${target.presence} (${seen}); it must be online to receive a VM`);
-        }
-        if (!r.migration) throw new Error(`${NOT_WIRED}: VM '${vmName}' stays on this machine`);
+        const checked = checkSend(r, arg(req, 'vm', 64), arg(req, 'peer', 200));
         // The person who asked went away (Ctrl-C on `roam send`): cancel; the VM stays here.
         const cancel = new AbortController();
         peer.onClose(() => cancel.abort());
-        return await r.migration.send({
-          vm, to: { peerId: target.peerId, name: label, entry: target },
-          open: () => r.dialPeer(target.peerId, '/roam/migrate/1.0.0'),
-          onProgress: (p) => { if (!peer.closed) peer.send({ event: 'progress', ...p }); },
-          signal: cancel.signal,
-        });
+        return await runSend(r, checked, { onProgress: (p) => { if (!peer.closed) peer.send({ event: 'progress', ...p }); }, signal: cancel.signal });
       }
+      case 'view':
+        return viewUrl(r, req.vm === undefined || req.vm === null ? null : checkName(arg(req, 'vm', 64), 'VM name'));
       case 'probe-protocols':
         return await probeProtocols(r, findPeer(r, arg(req, 'peer', 200)));
       default:

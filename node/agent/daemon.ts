@@ -22,7 +22,7 @@ import { HomeService, HOME_DEFAULT_DEBOUNCE_MS } from './home-service.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { Household, checkName } from './household.js';
 import { encodeInvite, decodeInvite } from './invite-code.js';
-import { HOME_PROTOCOL, JOIN_PROTOCOL, MIGRATE_PROTOCOL, PEER_PROTOCOL, STORE_PROTOCOL_ID } from './protocols.js';
+import { HOME_PROTOCOL, JOIN_PROTOCOL, MIGRATE_PROTOCOL, PEER_PROTOCOL, SCREEN_PROTOCOL, SEND_PROTOCOL, STORE_PROTOCOL_ID } from './protocols.js';
 import { answerPull } from './home-protocol.js';
 import { answerExchange, startExchange, NotAMember, type ExchangeContext } from './peer-exchange.js';
 import { answerJoin, requestJoin } from './join-exchange.js';
@@ -31,6 +31,10 @@ import { startControlServer } from './control-server.js';
 import { controlHandler } from './control-ops.js';
 import { HandoffRunner } from './handoff-runner.js';
 import { LidWatch, type LidStatus } from './lid-watch.js';
+import { HouseholdScreens, type MemberView } from '../screen/index.js';
+import { MigrationBoard } from '../web/migration-board.js';
+import { answerSendRequest, openWeb } from '../web/roamd-web.js';
+import type { WebServer } from '../web/server.js';
 import type { MigrationService } from './migration.js';
 
 export interface RoamdOptions {
@@ -44,6 +48,8 @@ export interface RoamdOptions {
   mdnsIntervalMs?: number;
   /** The home store's settings (`roam daemon --home DIR …`); saved in the config like the other flags. */
   home?: HomeConfig;
+  /** Where the web page listens (`roam daemon --web HOST:PORT|off`; saved in the config). */
+  web?: string;
   log?: (line: string) => void;
 }
 
@@ -57,8 +63,15 @@ export class Roamd {
   /** The home store (undefined when this roamd keeps no home tree; homeProblem says why). */
   home: HomeService | undefined;
   homeProblem = 'no home tree is configured (start roamd with --home DIR, or set home.dir in its config)';
+  /** Every migration this roamd sends or asked a member to send, for the web page's chart. */
+  readonly migrations = new MigrationBoard();
+  /** The web page (undefined when off or it could not listen; webProblem says why). */
+  web: WebServer | undefined;
+  webProblem = 'the web page has not started yet';
   /** The lid-close hand-off (policy, budget, VMs saved to disk) and the lid source that triggers it. */
   readonly handoff: HandoffRunner;
+  /** VMs' screens wherever in the household they run (the web page's viewer); serves /roam/screen/1.0.0. */
+  readonly screens: HouseholdScreens;
   private lidWatch: LidWatch | undefined;
   private record: MachineRecord;
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -78,6 +91,12 @@ export class Roamd {
   ) {
     this.record = this.collect();
     this.handoff = new HandoffRunner(this, join(paths.state, 'parked'));
+    this.screens = new HouseholdScreens({
+      name: config.name, vms,
+      members: () => this.screenMembers(),
+      dial: (peerId) => this.dialPeer(peerId, SCREEN_PROTOCOL),
+      log: (l) => this.log(l),
+    });
   }
 
   static async start(opts: RoamdOptions = {}): Promise<Roamd> {
@@ -85,7 +104,7 @@ export class Roamd {
     mkdirSync(paths.state, { recursive: true, mode: 0o700 });
     const config = loadConfig(paths.config, {
       ...(opts.name ? { name: opts.name } : {}), ...(opts.role ? { role: opts.role } : {}), ...(opts.listen ? { listen: opts.listen } : {}),
-      ...(opts.home ? { home: opts.home } : {}),
+      ...(opts.home ? { home: opts.home } : {}), ...(opts.web ? { web: { listen: opts.web } } : {}),
     });
     const household = new Household(paths);
     const privateKey = await loadOrCreateIdentity(paths.identityKey);
@@ -110,8 +129,11 @@ export class Roamd {
       await roamd.vms.reattach((l) => roamd.log(l));
       await roamd.openHome();
       roamd.control = await startControlServer(paths.socket, controlHandler(roamd));
+      ({ web: roamd.web, problem: roamd.webProblem } = await openWeb(roamd, config.web?.listen));
+      roamd.log(roamd.web ? `web page on ${roamd.web.url}/ (\`roam view\` prints a sign-in link)` : `web: ${roamd.webProblem}`);
       roamd.lidWatch = await LidWatch.start(roamd);
     } catch (e) {
+      await roamd.web?.close();
       await roamd.vms.detachAll();
       await node.stop();
       await roamd.home?.stop();
@@ -137,7 +159,11 @@ export class Roamd {
 
   isMember(peerId: string): boolean { return this.household.isMember(peerId); }
 
-  setMigrationService(svc: MigrationService): void { this.migration = svc; }
+  /** Installs the migration service; every send it makes shows on the web page's migration chart. */
+  setMigrationService(svc: MigrationService): void { this.migration = this.migrations.observe(svc, () => this.config.name); }
+
+  /** Whether `vm` runs here or on a member (for `roam view`). */
+  webKnowsVm(vm: string): boolean { return this.vms.get(vm) !== undefined || this.directory.list().some((e) => e.trust === 'member' && e.presence !== 'offline' && (e.record?.vms ?? []).some((v) => v.name === vm)); }
 
   /** For `roam status`: the lid source, the last hand-off and the VMs saved to disk. */
   lidStatus(): LidStatus | null { return this.lidWatch?.status() ?? null; }
@@ -177,6 +203,8 @@ export class Roamd {
     await node.handle(STORE_PROTOCOL_ID, (stream: Stream, conn: Connection) => this.onStoreStream(stream, conn));
     await node.handle(JOIN_PROTOCOL, (stream: Stream, conn: Connection) => this.onJoinStream(stream, conn));
     await node.handle(HOME_PROTOCOL, (stream: Stream, conn: Connection) => this.onHomeStream(stream, conn));
+    await node.handle(SEND_PROTOCOL, (stream: Stream, conn: Connection) => this.onSendStream(stream, conn));
+    await node.handle(SCREEN_PROTOCOL, (stream: Stream, conn: Connection) => this.onScreenStream(stream, conn));
     node.addEventListener('peer:discovery', (evt) => {
       const id = evt.detail.id.toString();
       if (id === this.peerId) return;
@@ -331,6 +359,29 @@ export class Roamd {
     await this.home.serveStoreStream(stream, conn);
   }
 
+  /** A member's viewer follows a VM that runs here: its screen and input (node/screen). */
+  private async onScreenStream(stream: Stream, conn: Connection): Promise<void> {
+    const remote = conn.remotePeer.toString();
+    if (!this.household.isMember(remote)) return this.refuse(stream, remote, SCREEN_PROTOCOL, 'not a member of this household');
+    await this.screens.serve(stream);
+  }
+
+  /** The other members and the VMs their latest records list, for the screen service to find a VM. */
+  private screenMembers(): MemberView[] {
+    return this.directory.list().filter((e) => e.trust === 'member' && e.record !== null && !this.household.isForgotten(e.peerId)).map((e) => ({
+      peerId: e.peerId, name: e.record!.name, online: e.presence !== 'offline', updatedAt: e.record!.updatedAt,
+      vms: e.record!.vms.map((v) => ({ name: v.name, state: v.state })),
+    }));
+  }
+
+  /** A member asks this machine to send one of its VMs (a click on that member's dashboard). */
+  private async onSendStream(stream: Stream, conn: Connection): Promise<void> {
+    const remote = conn.remotePeer.toString();
+    if (!this.household.isMember(remote)) return this.refuse(stream, remote, SEND_PROTOCOL, 'not a member of this household');
+    const from = this.directory.get(remote)?.name ?? remote;
+    await answerSendRequest(this, stream, from).catch((e: Error) => { this.log(`send request from ${from}: ${e.message}`); stream.abort(e); });
+  }
+
   /** A member asks this machine to pull its home now (`roam home sync`, its follower). */
   private async onHomeStream(stream: Stream, conn: Connection): Promise<void> {
     const remote = conn.remotePeer.toString();
@@ -428,6 +479,8 @@ export class Roamd {
     try { unlinkSync(this.paths.socket); } catch { /* already gone */ }
     if (opts.stopVms) await this.vms.stopAll();
     else { const left = await this.vms.detachAll(); if (left) this.log(`leaving ${left} VM(s) running for the next roamd`); }
+    await this.web?.close();
+    await this.screens.close();
     await this.home?.stopFollowing();
     await this.node.stop();
     await this.home?.stop();

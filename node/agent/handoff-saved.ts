@@ -57,14 +57,17 @@ export class ParkedVms {
     if (vms.get(name)) throw new Error(`a VM named '${name}' already runs here; its parked image stays at ${p.image}`);
     // Detached like every VM roamd supervises, so a resumed VM also outlives a roamd restart.
     const vmp = await vms.spawnForAdoption();
+    let display: boolean;
     try {
       await vmp.request({ op: 'restoreFromFile', path: p.image });
+      // The image says whether the VM has a screen (a record from before screens does not).
+      display = (await vmp.request({ op: 'info' })).display !== null;
     } catch (e) {
       await vmp.close();
       throw new Error(`could not resume VM '${name}' from ${p.image}: ${(e as Error).message}; the image is kept`);
     }
     // Supervised before it runs, so its first console line after the restore is seen.
-    vms.adopt({ ...p.spec, guest: `${p.spec.guest.replace(/ \(resumed from disk\)$/, '')} (resumed from disk)` }, vmp);
+    vms.adopt({ ...p.spec, display, guest: `${p.spec.guest.replace(/ \(resumed from disk\)$/, '')} (resumed from disk)` }, vmp);
     try {
       await vmp.request({ op: 'start' });
     } catch (e) {

@@ -4,8 +4,8 @@
 // arrived with, so its pages written since arrival make the way back cheap.
 import { join } from 'node:path';
 import type { Stream } from '@libp2p/interface';
-import { KeptImages, MigrationError, MigrationReceiver, sendVm, type IncomingVm, type MigrationStats, type Progress, type VmHost } from '../../migrate/index.js';
-import { MigratableVm, VmProcessHost } from '../vm-host/index.js';
+import { KeptImages, MigrationError, MigrationReceiver, sendVm, slotPages, type IncomingVm, type MigrationStats, type Progress, type VmHost } from '../../migrate/index.js';
+import { MigratableVm, VmProcessHost, specHasDisplay } from '../vm-host/index.js';
 import type { MigrationPeer, MigrationService } from './migration.js';
 import type { VmSupervisor } from './vm-supervisor.js';
 import type { HomeSyncProgress, HomeSyncReport } from './home-service.js';
@@ -88,6 +88,7 @@ export class VmMigrationService implements MigrationService {
     vm.process.once('exit', () => { if (this.handles.get(name) === vm) this.handles.delete(name); });
     this.roamd.vms.adopt({
       name, guest: `arrived from ${from}`, kernelPath: '', cmdline: '', memBytes: vm.spec.memBytes, vcpus: vm.spec.vcpus,
+      display: specHasDisplay(vm.spec),
     }, vm.process);
     // Same tick as the adoption: nothing printed since can overtake what was held.
     if (held) this.roamd.vms.get(name)?.feed(Buffer.concat(held.chunks));
@@ -111,7 +112,8 @@ export class VmMigrationService implements MigrationService {
     // once the send reports success. A failure here leaves the VM running here, untouched.
     const home = await followHome(this.roamd, req.to.name, { onProgress: req.onProgress, signal: req.signal });
     const vm = await this.handleFor(name);
-    const totalPages = vm.spec.memBytes / 4096;
+    // Every slot travels (RAM and a framebuffer), so progress counts them all.
+    const totalPages = vm.spec.slots.reduce((n, s) => n + slotPages(s), 0);
     let percent = 0;
     const onProgress = (p: Progress) => {
       // Percent of memory already on the far side; never goes back, even as new pages get dirty.

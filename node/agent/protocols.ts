@@ -7,6 +7,16 @@ export const STORE_PROTOCOL_ID = '/roam/store/1.0.0';
  * Member-only like the others; answered by the home service (home-protocol.ts).
  */
 export const HOME_PROTOCOL = '/roam/home/1.0.0';
+/**
+ * Asking the member a VM runs on to send it somewhere (the web page's "send to …" on any
+ * machine). Member-only like the others; answered by node/web/remote-send.ts.
+ */
+export const SEND_PROTOCOL = '/roam/send/1.0.0';
+/**
+ * A VM's screen and input, asked of the member it runs on (a viewer's host following the VM).
+ * Member-only like the others; answered by the screen service (node/screen/screen-server.ts).
+ */
+export const SCREEN_PROTOCOL = '/roam/screen/1.0.0';
 /** Redeeming an invite: the one protocol a non-member may open, and it only spends a one-time token. */
 export const JOIN_PROTOCOL = '/roam/join/1.0.0';
 

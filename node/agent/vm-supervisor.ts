@@ -16,10 +16,13 @@ import { HeartbeatWatcher, type Heartbeat } from '../../guest/index.js';
 /** 'paused': found paused when roamd re-attached (e.g. its roamd died mid-migration). */
 export type VmState = 'starting' | 'running' | 'paused' | 'crashed' | 'failed' | 'stopped';
 
-export interface RunSpec { name: string; guest: string; kernelPath: string; cmdline: string; memBytes: number; vcpus: number }
+/** `display` (default true): the VM gets a framebuffer screen and PS/2 keyboard and mouse input. */
+export interface RunSpec { name: string; guest: string; kernelPath: string; cmdline: string; memBytes: number; vcpus: number; display?: boolean }
 
 export interface VmStatus {
   name: string; guest: string; state: VmState; pid: number; memBytes: number; vcpus: number;
+  /** Whether the VM has a screen (a framebuffer its guest draws on). */
+  display: boolean;
   startedAt: string; message: string | null; log: string; lastHeartbeat: Heartbeat | null;
   /** The probe guest's heartbeat as seen here: first seq, and seq jumps or repeats (lost or replayed time). */
   heartbeats: { first: number | null; count: number; gaps: number; repeats: number };
@@ -31,19 +34,21 @@ const MAX_VMS = 64;
 /** What a VM process keeps for the next roamd: the RunSpec and when it started. */
 function metaOf(spec: RunSpec, startedAt: Date): VmMeta {
   return { roam: 1, name: spec.name, guest: spec.guest, kernelPath: spec.kernelPath, cmdline: spec.cmdline,
-    memBytes: spec.memBytes, vcpus: spec.vcpus, startedAt: startedAt.toISOString() };
+    memBytes: spec.memBytes, vcpus: spec.vcpus, display: spec.display !== false, startedAt: startedAt.toISOString() };
 }
 
 /** The RunSpec back from a VM process's metadata, or undefined when it holds none we can trust. */
 function specOf(meta: VmMeta | null): { spec: RunSpec; startedAt: Date } | undefined {
   if (!meta || meta.roam !== 1) return undefined;
-  const { name, guest, kernelPath, cmdline, memBytes, vcpus, startedAt } = meta;
+  const { name, guest, kernelPath, cmdline, memBytes, vcpus, display, startedAt } = meta;
   if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) return undefined;
   if (typeof guest !== 'string' || typeof kernelPath !== 'string' || typeof cmdline !== 'string') return undefined;
   if (typeof memBytes !== 'number' || !Number.isSafeInteger(memBytes) || memBytes <= 0) return undefined;
   if (typeof vcpus !== 'number' || !Number.isSafeInteger(vcpus) || vcpus <= 0) return undefined;
   const at = new Date(typeof startedAt === 'string' ? startedAt : NaN);
-  return { spec: { name, guest, kernelPath, cmdline, memBytes, vcpus }, startedAt: Number.isNaN(at.getTime()) ? new Date() : at };
+  // Metadata without `display` was left by a roamd from before VMs had screens: that VM has none.
+  if (display !== undefined && typeof display !== 'boolean') return undefined;
+  return { spec: { name, guest, kernelPath, cmdline, memBytes, vcpus, display: display === true }, startedAt: Number.isNaN(at.getTime()) ? new Date() : at };
 }
 
 export class SupervisedVm extends EventEmitter {
@@ -94,7 +99,7 @@ export class SupervisedVm extends EventEmitter {
   status(): VmStatus {
     return {
       name: this.spec.name, guest: this.spec.guest, state: this.state, pid: this.vmp.pid, memBytes: this.spec.memBytes,
-      vcpus: this.spec.vcpus, startedAt: this.startedAt.toISOString(), message: this.message, log: this.logPath,
+      vcpus: this.spec.vcpus, display: this.spec.display !== false, startedAt: this.startedAt.toISOString(), message: this.message, log: this.logPath,
       lastHeartbeat: this.lastHeartbeat,
       heartbeats: { first: this.firstSeq, count: this.watcher.heartbeats, gaps: this.watcher.gaps, repeats: this.watcher.repeats },
     };
@@ -140,7 +145,7 @@ export class VmSupervisor extends EventEmitter {
     try {
       // First of all the VM process learns who it is: a roamd that dies from here on is followed by one that can adopt it.
       await vmp.request({ op: 'setMeta', meta: metaOf(spec, vm.startedAt) });
-      await vmp.request({ op: 'create', memBytes: spec.memBytes, vcpus: spec.vcpus });
+      await vmp.request({ op: 'create', memBytes: spec.memBytes, vcpus: spec.vcpus, display: spec.display !== false });
       await vmp.request({ op: 'loadMultiboot', kernelPath: spec.kernelPath, cmdline: spec.cmdline });
       await vmp.request({ op: 'start' });
       if (vm.state === 'starting') vm.state = 'running';

@@ -1,5 +1,6 @@
 // The guest options `roam boot` and `roam run` share: which kernel, how much
-// memory and how many vCPUs, and the probe guest's workload on its command line.
+// memory and how many vCPUs, whether it gets a screen, and the probe guest's
+// workload on its command line.
 import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { resolve } from 'node:path';
@@ -13,11 +14,15 @@ const TWO_MIB = 2 * 1024 * 1024;
 export const GUEST_OPTIONS = {
   mem: { type: 'string' }, vcpus: { type: 'string' }, fill: { type: 'string' }, ws: { type: 'string' },
   rate: { type: 'string' }, beat: { type: 'string' }, entropy: { type: 'string' }, cmdline: { type: 'string' },
+  'no-display': { type: 'boolean' },
 } as const;
 
 export const GUEST_USAGE = `  <guest>           'probe' (roam's probe guest, built by npm install) or the path of a multiboot ELF kernel
   --mem SIZE        guest RAM, a multiple of 2M (default 256M)
   --vcpus N         virtual CPUs (default 1)
+  --no-display      no screen: the VM gets no framebuffer (by default it has a 1024x768 one, 3 MiB
+                    of guest-physical memory beside its RAM that travels with it; keyboard and
+                    mouse work either way)
 
 Probe workload (probe only; see guest/README.md):
   --fill SIZE       memory to fill with checked pages (default: half of --mem)
@@ -27,7 +32,7 @@ Probe workload (probe only; see guest/README.md):
   --entropy X       share of each page that is incompressible, 0..1 (default 0.3)
   --cmdline TEXT    the kernel command line as is (replaces the options above)`;
 
-export interface GuestChoice { guest: string; isProbe: boolean; kernelPath: string; memBytes: number; vcpus: number; cmdline: string }
+export interface GuestChoice { guest: string; isProbe: boolean; kernelPath: string; memBytes: number; vcpus: number; cmdline: string; display: boolean }
 
 function size(v: unknown, flag: string, dflt: number): number {
   if (v === undefined) return dflt;
@@ -62,5 +67,5 @@ export function chooseGuest(guest: string, v: Record<string, unknown>): GuestCho
   const vcpus = v.vcpus !== undefined ? Number(v.vcpus) : 1;
   if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > 64) throw new UsageError(`--vcpus must be a whole number from 1 to 64, not '${String(v.vcpus)}'`);
   const cmdline = typeof v.cmdline === 'string' ? v.cmdline : isProbe ? probeWorkload(v, memBytes) : '';
-  return { guest, isProbe, kernelPath, memBytes, vcpus, cmdline };
+  return { guest, isProbe, kernelPath, memBytes, vcpus, cmdline, display: v['no-display'] !== true };
 }

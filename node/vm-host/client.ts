@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { BootInfo } from '../../native/index.js';
 import { encodeFrame, FrameReader } from './framing.js';
-import type { VmHello, VmHostMessage, VmHostRequest, VmHostStatus, VmInfo, VmMeta, VmRequest } from './protocol.js';
+import type { MouseMove, VmHello, VmHostMessage, VmHostRequest, VmHostStatus, VmInfo, VmMeta, VmRequest } from './protocol.js';
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
 const START_TIMEOUT_MS = 30_000;
@@ -184,6 +184,10 @@ export class VmProcess extends EventEmitter {
   request(req: { op: 'saveToFile' | 'restoreFromFile'; path: string }): Promise<{ bytes: number; ms: number }>;
   request(req: { op: 'dirtyLog'; slot: number; clear: boolean }): Promise<Uint8Array>;
   request(req: { op: 'saveState' }): Promise<Uint8Array>;
+  /** Scanlines changed since the last call (bit i = scanline i; read-and-clear). Fails on a VM without a display. */
+  request(req: { op: 'displayDamage' }): Promise<Uint8Array>;
+  request(req: { op: 'input'; keys?: number[]; mouse?: MouseMove[] }): Promise<null>;
+  request(req: { op: 'create'; memBytes: number; vcpus: number; display?: boolean }): Promise<null>;
   request(req: VmRequest): Promise<unknown>;
   request(req: VmRequest): Promise<unknown> {
     if (this.exited) return Promise.reject(new Error(`VM process ${this.pid} is gone: ${this.exited.message}`));

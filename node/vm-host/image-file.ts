@@ -3,12 +3,14 @@
 // pause, the lid-close fallback). Zero pages are holes in a sparse file.
 //
 // Layout: [header page: magic, format version, JSON metadata]
-//         [state blob, 4 KiB aligned] [each RAM slot, 4 KiB aligned]
+//         [state blob, 4 KiB aligned] [each memory slot, 4 KiB aligned]
+// The slots are RAM and, for a VM with a display, its framebuffer: the screen comes back
+// as it was. The metadata says whether the VM has a display (images from before: none).
 // Written to a temporary name, fsynced, then renamed: a crash leaves either
 // the old image or the new one, never half of one.
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import type { MemorySlot } from '../../native/index.js';
+import type { SlotKind } from '../../migrate/index.js';
 
 const MAGIC = Buffer.from('ROAMIMG\0', 'latin1');
 const FORMAT_VERSION = 1;
@@ -16,17 +18,26 @@ const HEADER_BYTES = 4096;
 const PAGE = 4096;
 const MAX_STATE_BYTES = 64 * 1024 * 1024;
 
-interface SlotRecord { slot: number; guestPhysAddr: number; size: number; fileOffset: number; sha256: string }
+const MAX_SLOTS = 32;
+
+interface SlotRecord { slot: number; guestPhysAddr: number; size: number; kind?: SlotKind; fileOffset: number; sha256: string }
 interface ImageMeta {
   memBytes: number; vcpus: number;
+  /** Absent in images written before VMs had a display: those VMs had none. */
+  display?: boolean;
   stateOffset: number; stateLength: number; stateSha256: string;
   slots: SlotRecord[];
 }
 
+/** One memory slot of the VM as the image records it (a native MemorySlot fits). */
+export interface ImageSlot { slot: number; guestPhysAddr: number; size: number; kind?: SlotKind }
+
 export interface ImageSource {
   memBytes: number; vcpus: number;
+  /** Whether the VM has a display (its framebuffer slot is among `slots`). */
+  display: boolean;
   state: Buffer;
-  slots: { slot: MemorySlot; windows: ArrayBuffer[] }[];
+  slots: { slot: ImageSlot; windows: ArrayBuffer[] }[];
 }
 
 const alignUp = (n: number) => Math.ceil(n / PAGE) * PAGE;
@@ -71,12 +82,12 @@ export function writeImage(path: string, src: ImageSource): { bytes: number } {
       let winOffset = offset;
       for (const w of windows) { writeWindowSparse(fd, w, winOffset, hash); winOffset += w.byteLength; }
       if (winOffset - offset !== slot.size) throw new Error(`slot ${slot.slot}: windows cover ${winOffset - offset} bytes, slot has ${slot.size}`);
-      slots.push({ slot: slot.slot, guestPhysAddr: slot.guestPhysAddr, size: slot.size, fileOffset: offset, sha256: hash.digest('hex') });
+      slots.push({ slot: slot.slot, guestPhysAddr: slot.guestPhysAddr, size: slot.size, kind: slot.kind ?? 'ram', fileOffset: offset, sha256: hash.digest('hex') });
       offset = alignUp(offset + slot.size);
     }
     writeSync(fd, src.state, 0, src.state.length, stateOffset);
     const meta: ImageMeta = {
-      memBytes: src.memBytes, vcpus: src.vcpus, stateOffset, stateLength: src.state.length,
+      memBytes: src.memBytes, vcpus: src.vcpus, display: src.display, stateOffset, stateLength: src.state.length,
       stateSha256: createHash('sha256').update(src.state).digest('hex'), slots,
     };
     const json = Buffer.from(JSON.stringify(meta));
@@ -107,8 +118,10 @@ function fstatSizeOf(path: string): number {
 
 export interface OpenedImage {
   memBytes: number; vcpus: number; state: Buffer;
+  /** Create the VM with a display exactly when this is true. */
+  display: boolean;
   /** Reads each slot into the given windows and checks its hash; throws on any mismatch. */
-  readSlotsInto(target: { slot: MemorySlot; windows: ArrayBuffer[] }[]): void;
+  readSlotsInto(target: { slot: ImageSlot; windows: ArrayBuffer[] }[]): void;
   close(): void;
 }
 
@@ -140,7 +153,8 @@ export function openImage(path: string): OpenedImage {
     let meta: ImageMeta;
     try { meta = JSON.parse(header.subarray(16, 16 + jsonLen).toString()) as ImageMeta; } catch { throw bad(path, 'corrupted header (metadata is not JSON)'); }
     if (!Number.isSafeInteger(meta.stateLength) || meta.stateLength <= 0 || meta.stateLength > MAX_STATE_BYTES) throw bad(path, 'corrupted header (state length out of range)');
-    if (!Array.isArray(meta.slots) || meta.slots.length === 0) throw bad(path, 'corrupted header (no memory slots)');
+    if (!Array.isArray(meta.slots) || meta.slots.length === 0 || meta.slots.length > MAX_SLOTS) throw bad(path, 'corrupted header (memory slot list missing or too long)');
+    if (meta.display !== undefined && typeof meta.display !== 'boolean') throw bad(path, 'corrupted header (display is not true or false)');
     for (const s of meta.slots) {
       if (!Number.isSafeInteger(s.fileOffset) || !Number.isSafeInteger(s.size) || s.fileOffset + s.size > size) {
         throw bad(path, `truncated (slot ${s.slot} ends past the end of the file)`);
@@ -150,12 +164,14 @@ export function openImage(path: string): OpenedImage {
     readExactly(fd, state, meta.stateOffset, path, 'machine state');
     if (createHash('sha256').update(state).digest('hex') !== meta.stateSha256) throw bad(path, 'machine state is corrupted (checksum mismatch)');
     return {
-      memBytes: meta.memBytes, vcpus: meta.vcpus, state,
+      memBytes: meta.memBytes, vcpus: meta.vcpus, state, display: meta.display === true,
       readSlotsInto(target) {
         if (target.length !== meta.slots.length) throw bad(path, `it has ${meta.slots.length} memory slots, the VM has ${target.length}`);
         target.forEach(({ slot, windows }, i) => {
           const rec = meta.slots[i]!;
-          if (rec.guestPhysAddr !== slot.guestPhysAddr || rec.size !== slot.size) throw bad(path, `memory slot ${i} layout differs from the VM's`);
+          if (rec.slot !== slot.slot || rec.guestPhysAddr !== slot.guestPhysAddr || rec.size !== slot.size || (rec.kind ?? 'ram') !== (slot.kind ?? 'ram')) {
+            throw bad(path, `memory slot ${i} layout differs from the VM's`);
+          }
           const hash = createHash('sha256');
           let pos = rec.fileOffset;
           for (const w of windows) {

@@ -10,8 +10,9 @@
 // the VM process ends with its controller, so none outlives a dead parent.
 import { readFileSync } from 'node:fs';
 import { serialize } from 'node:v8';
-import { loadNative, type NativeVm, type VmEvent } from '../../native/index.js';
-import { MAX_META_BYTES, type VmHostMessage, type VmMeta, type VmReplyValue, type VmRequest } from './protocol.js';
+import { DISPLAY_DAMAGE_BYTES, loadNative, type NativeVm, type VmEvent } from '../../native/index.js';
+import { MAX_META_BYTES, type VmHostMessage, type VmInfo, type VmMeta, type VmReplyValue, type VmRequest } from './protocol.js';
+import { checkInput } from './input-check.js';
 import { openImage, writeImage } from './image-file.js';
 import { ControlSocket, parseHostArgs } from './control-socket.js';
 
@@ -65,19 +66,26 @@ function slotWindows(v: NativeVm) {
   return v.slots().map((slot) => ({ slot, windows: v.memory(slot.slot) }));
 }
 
-function createVm(memBytes: number, vcpus: number): NativeVm {
+function createVm(memBytes: number, vcpus: number, display: boolean): NativeVm {
   if (vm) throw new Error('this VM process already holds a VM');
   const status = addon.kvmStatus();
   if (!status.ok) throw new Error(status.reason);
-  vm = addon.createVm({ memBytes, vcpus }, onVmEvent);
+  vm = addon.createVm({ memBytes, vcpus, display }, onVmEvent);
   return vm;
+}
+
+function infoOf(v: NativeVm): VmInfo {
+  return { memBytes: v.memBytes, vcpus: v.vcpus, running: v.isRunning(), slots: v.slots(), pid: process.pid, memfd: v.memfd(), display: v.display() };
 }
 
 async function handle(req: VmRequest): Promise<VmReplyValue> {
   switch (req.op) {
-    case 'create':
-      createVm(req.memBytes, req.vcpus);
+    case 'create': {
+      const display = (req as { display?: unknown }).display ?? true;
+      if (typeof display !== 'boolean') throw new Error(`create: display must be true or false, got ${typeof display}`);
+      createVm(req.memBytes, req.vcpus, display);
       return null;
+    }
     case 'loadMultiboot': {
       let kernel: Buffer;
       try { kernel = readFileSync(req.kernelPath); } catch (e) {
@@ -88,23 +96,21 @@ async function handle(req: VmRequest): Promise<VmReplyValue> {
     case 'start': requireVm().start(); return null;
     case 'pause': await pauseAndDrain(requireVm()); return null;
     case 'resume': requireVm().resume(); return null;
-    case 'info': {
-      const v = requireVm();
-      return { memBytes: v.memBytes, vcpus: v.vcpus, running: v.isRunning(), slots: v.slots(), pid: process.pid, memfd: v.memfd() };
-    }
+    case 'info':
+      return infoOf(requireVm());
     case 'saveToFile': {
       const v = requireVm();
       const t0 = Date.now();
       await pauseAndDrain(v);
       const state = v.saveState();
-      const { bytes } = writeImage(req.path, { memBytes: v.memBytes, vcpus: v.vcpus, state, slots: slotWindows(v) });
+      const { bytes } = writeImage(req.path, { memBytes: v.memBytes, vcpus: v.vcpus, display: v.display() !== null, state, slots: slotWindows(v) });
       return { bytes, ms: Date.now() - t0 };
     }
     case 'restoreFromFile': {
       const t0 = Date.now();
       const image = openImage(req.path);
       try {
-        const v = createVm(image.memBytes, image.vcpus);
+        const v = createVm(image.memBytes, image.vcpus, image.display);
         image.readSlotsInto(slotWindows(v));
         v.restoreState(image.state);
       } catch (e) {
@@ -119,7 +125,7 @@ async function handle(req: VmRequest): Promise<VmReplyValue> {
     case 'dirtyLog': {
       const v = requireVm();
       const slot = v.slots().find((s) => s.slot === req.slot);
-      if (!slot) throw new Error(`dirtyLog: no RAM slot ${req.slot} (this VM has ${v.slots().map((s) => s.slot).join(', ')})`);
+      if (!slot) throw new Error(`dirtyLog: no memory slot ${req.slot} (this VM has ${v.slots().map((s) => s.slot).join(', ')})`);
       const out = Buffer.alloc(Math.ceil(slot.size / 4096 / 64) * 8);
       v.dirtyLog(req.slot, out, req.clear === true);
       return out;
@@ -164,6 +170,20 @@ async function handle(req: VmRequest): Promise<VmReplyValue> {
     case 'detach':
       control.release();
       return null;
+    case 'displayDamage': {
+      const v = requireVm();
+      if (!v.display()) throw new Error('displayDamage: this VM has no display (it was created with display off)');
+      const out = Buffer.alloc(DISPLAY_DAMAGE_BYTES);
+      v.displayDamage(out);
+      return out;
+    }
+    case 'input': {
+      const v = requireVm();
+      const { keys, mouse } = checkInput(req);
+      if (keys.length) v.keyboardInput(keys);
+      for (const m of mouse) v.mouseInput(m.dx, m.dy, m.buttons);
+      return null;
+    }
     case 'abortForTest':
       return addon.abortForTest();
     default:

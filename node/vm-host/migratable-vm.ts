@@ -5,7 +5,7 @@
 // RAM; dirty logs, pause, throttle and machine state cross the IPC channel.
 import { readFileSync } from 'node:fs';
 import type { SinceArrival } from '../../dirty-tracking/index.js';
-import type { HostCheck, IncomingVm, SlotLayout, VmHandle, VmHost, VmSpec } from '../../migrate/index.js';
+import { sameLayout, type HostCheck, type IncomingVm, type SlotLayout, type VmHandle, type VmHost, type VmSpec } from '../../migrate/index.js';
 import { loadNative, type GuestMemoryMapping } from '../../native/index.js';
 import { VmProcess, type VmExit } from './client.js';
 import { ArrivalFingerprints, CheckedSinceArrival } from './arrival-fingerprints.js';
@@ -17,10 +17,20 @@ const LOW_RAM_LIMIT = 3 * 2 ** 30;   // the VMM splits RAM around the 3..4 GiB M
 const HIGH_RAM_BASE = 4 * 2 ** 30;
 const MAX_VCPUS = 64;
 
-/** Device models this VMM gives every guest (a destination refuses a spec naming others). */
-export const VM_DEVICES: readonly string[] = ['uart8250', 'i8042'];
+/** The device model a VM with a display has; a spec names it exactly when the VM has one. */
+export const DISPLAY_DEVICE = 'framebuffer';
+/** Device models this VMM gives every guest. */
+export const BASE_DEVICES: readonly string[] = ['uart8250', 'i8042'];
+/** Every device model this VMM has (a destination refuses a spec naming others). */
+export const VM_DEVICES: readonly string[] = [...BASE_DEVICES, DISPLAY_DEVICE];
 
-/** The slots the VMM makes for `memBytes` of RAM (mirrors native/memory/guest_memory.cc). */
+/**
+ * The framebuffer's slot (mirrors native: 1024x768 XRGB8888, stride 4096, so one page per
+ * scanline; at 0xE0000000 inside the 3..4 GiB MMIO hole, never RAM; slot 2).
+ */
+export const FRAMEBUFFER_SLOT: Readonly<SlotLayout> = { slot: 2, guestPhysAddr: 0xe000_0000, size: 768 * 4096, kind: 'framebuffer' };
+
+/** The RAM slots the VMM makes for `memBytes` of RAM (mirrors native/memory/guest_memory.cc). */
 export function ramLayout(memBytes: number): SlotLayout[] {
   const low = Math.min(memBytes, LOW_RAM_LIMIT);
   const slots: SlotLayout[] = [{ slot: 0, guestPhysAddr: 0, size: low }];
@@ -28,7 +38,17 @@ export function ramLayout(memBytes: number): SlotLayout[] {
   return slots;
 }
 
-/** Maps the RAM memfd of a VM process into this process. */
+/** Every slot the VMM makes: RAM, then the framebuffer's when the VM has a display (the order native reports). */
+export function vmLayout(memBytes: number, display: boolean): SlotLayout[] {
+  return display ? [...ramLayout(memBytes), { ...FRAMEBUFFER_SLOT }] : ramLayout(memBytes);
+}
+
+/** Whether a spec asks for a display. */
+export function specHasDisplay(spec: VmSpec): boolean {
+  return spec.devices.includes(DISPLAY_DEVICE);
+}
+
+/** Maps the memfd of a VM process (its RAM, and its framebuffer when it has a display) into this process. */
 export function mapVmMemory(info: VmInfo): GuestMemoryMapping {
   if (!Number.isInteger(info.pid) || info.pid <= 0 || !Number.isInteger(info.memfd) || info.memfd < 0) {
     throw new Error(`VM process reported no usable RAM memfd (pid ${info.pid}, fd ${info.memfd})`);
@@ -71,8 +91,8 @@ export class MigratableVm implements VmHandle, IncomingVm {
     const info = await proc.request({ op: 'info' });
     const spec: VmSpec = {
       id: opts.id, generation: opts.generation, vcpus: info.vcpus, memBytes: info.memBytes,
-      slots: info.slots.map((s) => ({ slot: s.slot, guestPhysAddr: s.guestPhysAddr, size: s.size })),
-      cpuFeatures: hostCpuFeatures(), devices: [...VM_DEVICES],
+      slots: info.slots.map((s) => ({ slot: s.slot, guestPhysAddr: s.guestPhysAddr, size: s.size, kind: s.kind })),
+      cpuFeatures: hostCpuFeatures(), devices: info.display ? [...BASE_DEVICES, DISPLAY_DEVICE] : [...BASE_DEVICES],
     };
     if (opts.arrival && opts.arrival.generation !== opts.generation) {
       throw new Error(`attach: the since-arrival record is for generation ${opts.arrival.generation}, the VM is generation ${opts.generation}`);
@@ -83,9 +103,8 @@ export class MigratableVm implements VmHandle, IncomingVm {
   /** The destination side: `proc` holds a VM created paused for `spec`. */
   static async incoming(proc: VmProcess, spec: VmSpec): Promise<MigratableVm> {
     const info = await proc.request({ op: 'info' });
-    const same = info.slots.length === spec.slots.length && info.slots.every((s, i) =>
-      s.slot === spec.slots[i]!.slot && s.guestPhysAddr === spec.slots[i]!.guestPhysAddr && s.size === spec.slots[i]!.size);
-    if (!same) throw new Error(`the VM created for ${spec.id} has RAM slots ${JSON.stringify(info.slots)}, the spec declares ${JSON.stringify(spec.slots)}`);
+    if (!sameLayout(info.slots, spec.slots)) throw new Error(`the VM created for ${spec.id} has memory slots ${JSON.stringify(info.slots)}, the spec declares ${JSON.stringify(spec.slots)}`);
+    if ((info.display !== null) !== specHasDisplay(spec)) throw new Error(`the VM created for ${spec.id} ${info.display ? 'has' : 'lacks'} a display, the spec ${specHasDisplay(spec) ? 'asks for one' : 'has none'}`);
     const vm = new MigratableVm(proc, spec, info, mapVmMemory(info));
     vm.fingerprints = new ArrivalFingerprints(spec.slots);
     return vm;
@@ -113,7 +132,7 @@ export class MigratableVm implements VmHandle, IncomingVm {
     this.alive('memory');
     let v = this.views.get(slot);
     if (!v) {
-      if (!this.spec.slots.some((s) => s.slot === slot)) throw new RangeError(`memory: the VM has no RAM slot ${slot}`);
+      if (!this.spec.slots.some((s) => s.slot === slot)) throw new RangeError(`memory: the VM has no memory slot ${slot}`);
       v = this.mapping!.memory(slot).map((ab) => new Uint8Array(ab));
       const prints = this.fingerprints;
       if (prints) {
@@ -230,17 +249,19 @@ export class VmProcessHost implements VmHost {
     const devices = new Set(VM_DEVICES);
     const unknown = spec.devices.filter((d) => !devices.has(d));
     if (unknown.length) return { ok: false, reason: `this host has no device model for: ${unknown.join(', ')}` };
-    const want = ramLayout(spec.memBytes);
-    const same = want.length === spec.slots.length && want.every((s, i) =>
-      s.slot === spec.slots[i]!.slot && s.guestPhysAddr === spec.slots[i]!.guestPhysAddr && s.size === spec.slots[i]!.size);
-    if (!same) return { ok: false, reason: `RAM layout ${JSON.stringify(spec.slots)} is not the one this VMM makes for ${spec.memBytes} bytes` };
+    // The framebuffer slot is accepted exactly when the spec asks for a display: nothing the wire
+    // names may lie outside the layout this VMM makes for it.
+    const display = specHasDisplay(spec);
+    if (!sameLayout(vmLayout(spec.memBytes, display), spec.slots)) {
+      return { ok: false, reason: `memory layout ${JSON.stringify(spec.slots)} is not the one this VMM makes for ${spec.memBytes} bytes of RAM ${display ? 'with' : 'without'} a display` };
+    }
     return { ok: true };
   }
 
   async createPaused(spec: VmSpec): Promise<MigratableVm> {
     const proc = await (this.opts.spawn ?? VmProcess.spawn)();
     try {
-      await proc.request({ op: 'create', memBytes: spec.memBytes, vcpus: spec.vcpus });
+      await proc.request({ op: 'create', memBytes: spec.memBytes, vcpus: spec.vcpus, display: specHasDisplay(spec) });
       const vm = await MigratableVm.incoming(proc, spec);
       this.opts.onCreated?.(vm);
       return vm;

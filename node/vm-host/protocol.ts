@@ -4,10 +4,14 @@
 // gets a 'hello' (who the VM process is, the metadata its last controller gave
 // it, serial output nobody has seen yet) or a 'refused' when another
 // controller already holds it: one controller at a time.
-import type { BootInfo, MemorySlot } from '../../native/index.js';
+import type { BootInfo, DisplayInfo, MemorySlot } from '../../native/index.js';
+
+/** Where the guest's framebuffer is and its geometry (XRGB8888, one 4 KiB page per scanline). */
+export type { DisplayInfo };
 
 export type VmRequest =
-  | { op: 'create'; memBytes: number; vcpus: number }
+  // display (default true): a linear framebuffer in its own memory slot, see VmInfo.display.
+  | { op: 'create'; memBytes: number; vcpus: number; display?: boolean }
   | { op: 'loadMultiboot'; kernelPath: string; cmdline: string }
   | { op: 'start' }
   | { op: 'pause' }
@@ -27,10 +31,27 @@ export type VmRequest =
   | { op: 'setThrottle'; share: number }
   | { op: 'saveState' }
   | { op: 'restoreState'; state: Uint8Array }
+  // The screen and input (any controller; the web viewer's source of truth):
+  // scanlines the guest changed since the last displayDamage (bit i = scanline i, read-and-clear).
+  | { op: 'displayDamage' }
+  // PS/2 input: keyboard scancode set 2 bytes, mouse moves (dy down-positive) with button state.
+  | { op: 'input'; keys?: number[]; mouse?: MouseMove[] }
   | { op: 'abortForTest' };
 
-/** `pid` and `memfd` name the RAM memfd as /proc/<pid>/fd/<memfd>, for mapGuestMemory in another process. */
-export interface VmInfo { memBytes: number; vcpus: number; running: boolean; slots: MemorySlot[]; pid: number; memfd: number }
+/** One mouse report: relative move in pixels (dx right, dy down) and buttons (bit 0 left, 1 right, 2 middle). */
+export interface MouseMove { dx: number; dy: number; buttons: number }
+/** Bounds on one 'input' request (checked by the VM process; a request over them is refused whole). */
+export const MAX_INPUT_KEYS = 64;
+export const MAX_INPUT_MOUSE = 64;
+/** Largest |dx| or |dy| of one mouse report (the device splits it into packets of at most 255, and clamps beyond this). */
+export const MAX_MOUSE_DELTA = 4080;
+
+
+/**
+ * `pid` and `memfd` name the memfd as /proc/<pid>/fd/<memfd>, for mapGuestMemory in another process;
+ * `slots` are every memory slot in it (RAM, and the framebuffer's when `display` is not null).
+ */
+export interface VmInfo { memBytes: number; vcpus: number; running: boolean; slots: MemorySlot[]; pid: number; memfd: number; display: DisplayInfo | null }
 
 /** Flat metadata (name, guest, memory, …); the VM process stores it and hands it back, nothing more. */
 export type VmMeta = { [key: string]: string | number | boolean | null };

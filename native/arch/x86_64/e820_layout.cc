@@ -10,7 +10,7 @@ std::vector<E820Entry> e820Layout(const memory::GuestMemory& mem) {
   if (lowEnd > kHighMemoryStart) map.push_back({kHighMemoryStart, lowEnd - kHighMemoryStart, kE820Ram});
   map.push_back({memory::kLowRamLimit, memory::kHighRamBase - memory::kLowRamLimit, kE820Reserved});
   for (const auto& s : mem.slots())
-    if (s.guestPhys >= memory::kHighRamBase) map.push_back({s.guestPhys, s.size, kE820Ram});
+    if (s.kind == memory::SlotKind::Ram && s.guestPhys >= memory::kHighRamBase) map.push_back({s.guestPhys, s.size, kE820Ram});
   return map;
 }
 

@@ -14,10 +14,12 @@ namespace {
 
 constexpr size_t kHeaderSearch = 8192;
 constexpr uint32_t kFlagAoutKludge = 1u << 16;
-constexpr uint32_t kUnderstoodRequired = 0x7;  // page-align modules, memory info, video mode (no fb given)
+constexpr uint32_t kUnderstoodRequired = 0x7;  // page-align modules, memory info, video mode (our fb, if any, is fixed)
 constexpr uint32_t kInfoMem = 1u << 0;
 constexpr uint32_t kInfoCmdline = 1u << 2;
 constexpr uint32_t kInfoMmap = 1u << 6;
+constexpr uint32_t kInfoFramebuffer = 1u << 12;
+constexpr uint8_t kFramebufferTypeRgb = 1;
 
 uint32_t le32(const uint8_t* p) {
   uint32_t v;
@@ -68,7 +70,7 @@ void writeBootGdt(memory::GuestMemory& mem) {
   mem.write(kBootGdtAddr, gdt, sizeof gdt);
 }
 
-void writeInfo(memory::GuestMemory& mem, const std::string& cmdline) {
+void writeInfo(memory::GuestMemory& mem, const std::string& cmdline, const MultibootFramebuffer* fb) {
   // Memory map entries as multiboot lays them out: size (of the rest, 20), base, length, type.
   std::vector<uint8_t> mmap;
   for (const auto& e : e820Layout(mem)) {
@@ -97,12 +99,25 @@ void writeInfo(memory::GuestMemory& mem, const std::string& cmdline) {
   std::memcpy(info + 16, &cmdAddr, 4);
   std::memcpy(info + 44, &mmapLen, 4);
   std::memcpy(info + 48, &mmapAddr, 4);
+  if (fb) {
+    flags |= kInfoFramebuffer;
+    std::memcpy(info + 0, &flags, 4);
+    std::memcpy(info + 88, &fb->addr, 8);
+    std::memcpy(info + 96, &fb->pitch, 4);
+    std::memcpy(info + 100, &fb->width, 4);
+    std::memcpy(info + 104, &fb->height, 4);
+    info[108] = fb->bpp;
+    info[109] = kFramebufferTypeRgb;
+    const uint8_t colorInfo[6] = {16, 8, 8, 8, 0, 8};  // red pos/size, green pos/size, blue pos/size
+    std::memcpy(info + 110, colorInfo, sizeof colorInfo);
+  }
   mem.write(kMultibootInfoAddr, info, sizeof info);
 }
 
 }  // namespace
 
-MultibootLoad loadMultiboot(memory::GuestMemory& mem, const uint8_t* image, size_t len, const std::string& cmdline) {
+MultibootLoad loadMultiboot(memory::GuestMemory& mem, const uint8_t* image, size_t len, const std::string& cmdline,
+                            const MultibootFramebuffer* fb) {
   if (len == 0) throw std::runtime_error("kernel image is empty (0 bytes)");
   if (cmdline.size() > kMaxCmdline) {
     throw std::runtime_error("command line is too long (" + std::to_string(cmdline.size()) + " bytes, at most " +
@@ -156,7 +171,7 @@ MultibootLoad loadMultiboot(memory::GuestMemory& mem, const uint8_t* image, size
     if (s.memSize > s.fileSize) mem.fill(s.physAddr + s.fileSize, 0, s.memSize - s.fileSize);
   }
   writeBootGdt(mem);
-  writeInfo(mem, cmdline);
+  writeInfo(mem, cmdline, fb);
   result.entry = uint32_t(entry);
   result.infoAddr = uint32_t(kMultibootInfoAddr);
   return result;

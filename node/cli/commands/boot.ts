@@ -32,7 +32,7 @@ export const boot: Command = {
     } catch (e) { throw new UsageError((e as Error).message); }
     const { values: v, positionals } = parsed;
     if (positionals.length !== 1) throw new UsageError('name one guest: `probe` or the path of a kernel');
-    const { kernelPath, memBytes, vcpus, cmdline } = chooseGuest(positionals[0]!, v);
+    const { kernelPath, memBytes, vcpus, cmdline, display } = chooseGuest(positionals[0]!, v);
     let forMs: number | undefined;
     try { forMs = v.for ? parseDuration(v.for, '--for') : undefined; } catch (e) { throw new UsageError((e as Error).message); }
 
@@ -53,7 +53,7 @@ export const boot: Command = {
     const onSigint = () => finish();
     process.once('SIGINT', onSigint);
     try {
-      await vmp.request({ op: 'create', memBytes, vcpus });
+      await vmp.request({ op: 'create', memBytes, vcpus, display });
       await vmp.request({ op: 'loadMultiboot', kernelPath, cmdline });
       await vmp.request({ op: 'start' });
       if (forMs !== undefined) setTimeout(finish, forMs).unref();

@@ -8,6 +8,7 @@ import type { HomeConfig } from '../../agent/config.js';
 
 const usage = `usage: roam daemon [--state DIR] [--name NAME] [--role server|desktop|laptop] [--listen MULTIADDR]...
                    [--home DIR] [--home-server NAME] [--home-follow on|off] [--home-debounce MS]
+                   [--web HOST:PORT|off]
 
 Runs roamd, the roam agent, in the foreground until SIGINT or SIGTERM: one libp2p
 node found by mDNS, household trust, the VMs it runs, and the control socket
@@ -27,7 +28,9 @@ state directory finds them again (stale sockets are removed). \`roam stop VM\` e
   --home-server NAME  the member the follower keeps up to date (default: the member whose
                     role is server; saved)
   --home-follow on|off  watch the home and push each change to the server (default on; saved)
-  --home-debounce MS    quiet time after an edit before the follower snapshots (default 2000; saved)`;
+  --home-debounce MS    quiet time after an edit before the follower snapshots (default 2000; saved)
+  --web HOST:PORT|off   where the web page (screen viewer, household dashboard) listens
+                    (default 127.0.0.1:7420; port 0 picks a free one, \`roam status\` shows it; saved)`;
 
 export const daemon: Command = {
   name: 'daemon',
@@ -37,6 +40,7 @@ export const daemon: Command = {
     const { values } = parseCommand(argv, {
       name: { type: 'string' }, role: { type: 'string' }, listen: { type: 'string', multiple: true },
       home: { type: 'string' }, 'home-server': { type: 'string' }, 'home-follow': { type: 'string' }, 'home-debounce': { type: 'string' },
+      web: { type: 'string' },
     }, { min: 0, max: 0, what: '' });
     const home: HomeConfig = {};
     if (typeof values.home === 'string') home.dir = resolve(values.home);
@@ -53,6 +57,11 @@ export const daemon: Command = {
       }
       home.debounceMs = Number(debounce);
     }
+    const web = values.web;
+    if (web !== undefined) {
+      const { parseWebListen } = await import('../../web/listen.js');
+      try { parseWebListen(String(web)); } catch (e) { throw new UsageError(`--web: ${(e as Error).message}`); }
+    }
     const role = values.role as string | undefined;
     if (role !== undefined && !ROLES.includes(role as Role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}, not '${role}'`);
     // Loaded here, not at the top: every other roam command stays quick to start without libp2p.
@@ -65,6 +74,7 @@ export const daemon: Command = {
         ...(role ? { role: role as Role } : {}),
         ...(Array.isArray(values.listen) ? { listen: values.listen } : {}),
         ...(Object.keys(home).length ? { home } : {}),
+        ...(typeof web === 'string' ? { web } : {}),
       });
     } catch (e) {
       throw new Error(`roamd could not start: ${(e as Error).message}`);

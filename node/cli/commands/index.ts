@@ -13,8 +13,9 @@ import { invite } from './invite.js';
 import { join } from './join.js';
 import { forget } from './forget.js';
 import { home } from './home.js';
+import { view } from './view.js';
 
 // Commands register here, one import each, in the order `roam --help` lists them.
 export const commands: Command[] = [
-  boot, daemon, status, peers, ps, run, stop, consoleCommand, send, init, invite, join, forget, home,
+  boot, daemon, status, peers, ps, run, stop, consoleCommand, send, view, init, invite, join, forget, home,
 ];

@@ -6,7 +6,7 @@ import { COMMON_USAGE, ask, parseCommand, printJson } from '../../agent/cli-supp
 import { formatSize } from '../../common/units.js';
 import { GUEST_OPTIONS, GUEST_USAGE, chooseGuest } from '../guest-options.js';
 
-const usage = `usage: roam run <guest> [--name NAME] [--mem SIZE] [--vcpus N] [--ws SIZE] [--rate SIZE] [options]
+const usage = `usage: roam run <guest> [--name NAME] [--mem SIZE] [--vcpus N] [--no-display] [--ws SIZE] [--rate SIZE] [options]
 
 Starts a guest under roamd on this machine, detached.
 
@@ -21,7 +21,7 @@ export const run: Command = {
   async run(argv) {
     const { values: v, positionals, json, state } = parseCommand(argv, { name: { type: 'string' }, ...GUEST_OPTIONS },
       { min: 1, max: 1, what: 'the guest to run: `probe` or the path of a kernel' });
-    const { guest, isProbe, kernelPath, memBytes, vcpus, cmdline } = chooseGuest(positionals[0]!, v);
+    const { guest, isProbe, kernelPath, memBytes, vcpus, cmdline, display } = chooseGuest(positionals[0]!, v);
     let name = typeof v.name === 'string' ? v.name : undefined;
     if (name === undefined) {
       const existing = new Set((await ask(state, 'ps') as { name: string }[]).map((x) => x.name));
@@ -29,7 +29,7 @@ export const run: Command = {
       name = base;
       for (let i = 2; existing.has(name); i++) name = `${base}-${i}`;
     }
-    const s = await ask(state, 'run', { name, guest, kernelPath, cmdline, memBytes, vcpus }) as { name: string; pid: number; state: string };
+    const s = await ask(state, 'run', { name, guest, kernelPath, cmdline, memBytes, vcpus, display }) as { name: string; pid: number; state: string };
     if (json) printJson(s);
     else console.log(`started VM '${s.name}' (pid ${s.pid}, ${formatSize(memBytes)}); \`roam console ${s.name}\` shows its console, \`roam stop ${s.name}\` ends it`);
     return 0;

@@ -36,13 +36,14 @@ export const status: Command = {
     const s = await ask(state, 'status') as {
       name: string; role: string; peerId: string; pid: number; household: { name: string; members: number } | null;
       addrs: string[]; vms: number; migration: string; record: { memory: { freeBytes: number }; power: { source: string } };
-      lid?: LidView | null;
+      lid?: LidView | null; web?: { url: string | null; port?: number; problem?: string };
     };
     if (json) { printJson(s); return 0; }
     console.log(`roamd '${s.name}' (${s.role}), pid ${s.pid}, peer ${s.peerId}`);
     console.log(s.household ? `household '${s.household.name}', ${s.household.members} other member(s) known` : 'no household yet: `roam init --name <household>` or `roam join <code>`');
     console.log(`VMs: ${s.vms}; free memory ${formatSize(s.record.memory.freeBytes)}; power ${s.record.power.source}; live migration ${s.migration}`);
     for (const line of describeLid(s.lid ?? null)) console.log(line);
+    if (s.web) console.log(s.web.url ? `web page: ${s.web.url}/ (\`roam view\` prints a sign-in link)` : `web page: none (${s.web.problem})`);
     for (const a of s.addrs) console.log(`  listening ${a}`);
     return 0;
   },
