@@ -62,3 +62,14 @@ export function sharedCompressPool(): CompressPool {
   if (!shared) shared = new CompressPool(1);
   return shared;
 }
+
+/**
+ * Ends the process-wide pool's workers (a later sharedCompressPool() starts a new one). An agent calls
+ * it when it stops: an unref'd worker still left a ref'd message port behind after a send, and that
+ * kept a stopped roamd from exiting.
+ */
+export async function closeSharedCompressPool(): Promise<void> {
+  const pool = shared;
+  shared = null;
+  await pool?.close();
+}

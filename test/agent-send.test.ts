@@ -127,6 +127,12 @@ describe('roam send between roamd in network namespaces', function () {
     assert.equal(ps('outsider').find((v) => v.name === 'intruder')?.state, 'running', 'the refused VM keeps running where it was');
   });
 
+  it('a roamd that has sent and received VMs ends on SIGTERM alone (it once hung on its compression worker)', async () => {
+    // laptop received the VM of the first test and sent it back; it runs no VM now.
+    assert.equal(ps('laptop').length, 0);
+    assert.equal(await house!.stopDaemon('laptop'), 'exited', `roamd on laptop needed SIGKILL:\n${house!.log('laptop').slice(-1500)}`);
+  });
+
   it('the README demo (npm run demo) runs to the end', function () {
     this.timeout(240_000);
     const demo = join(ROAM_ENTRY, '..', '..', 'demo', 'main.js');

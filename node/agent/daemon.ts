@@ -36,6 +36,7 @@ import { MigrationBoard } from '../web/migration-board.js';
 import { answerSendRequest, openWeb } from '../web/roamd-web.js';
 import type { WebServer } from '../web/server.js';
 import type { MigrationService } from './migration.js';
+import { closeSharedCompressPool } from '../../migrate/index.js';
 
 export interface RoamdOptions {
   stateDir?: string;
@@ -484,6 +485,7 @@ export class Roamd {
     await this.home?.stopFollowing();
     await this.node.stop();
     await this.home?.stop();
+    await closeSharedCompressPool();
     try { unlinkSync(this.paths.pidFile); } catch { /* already gone */ }
     this.log('roamd stopped');
   }

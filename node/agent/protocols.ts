@@ -20,4 +20,5 @@ export const SCREEN_PROTOCOL = '/roam/screen/1.0.0';
 /** Redeeming an invite: the one protocol a non-member may open, and it only spends a one-time token. */
 export const JOIN_PROTOCOL = '/roam/join/1.0.0';
 
-export const MEMBER_PROTOCOLS = [PEER_PROTOCOL, MIGRATE_PROTOCOL, STORE_PROTOCOL_ID] as const;
+/** Every protocol only members may open (`probe-protocols` walks this list; the trust tests check each is refused to a stranger). */
+export const MEMBER_PROTOCOLS = [PEER_PROTOCOL, MIGRATE_PROTOCOL, STORE_PROTOCOL_ID, HOME_PROTOCOL, SEND_PROTOCOL, SCREEN_PROTOCOL] as const;

@@ -44,6 +44,13 @@ export class Household {
     this.daemons.set(m.name, child);
   }
 
+  /** Stops one machine's roamd (its VMs keep running); says whether SIGTERM alone ended it. */
+  async stopDaemon(machine: string, graceMs = 10_000): Promise<'exited' | 'killed'> {
+    const child = this.daemons.get(machine);
+    if (!child) throw new Error(`no roamd started on ${machine}`);
+    return stopProcess(child, graceMs);
+  }
+
   /** The last lines roamd on `machine` wrote to its stderr. */
   log(machine: string): string { return this.logs.get(machine) ?? ''; }
 
@@ -103,14 +110,19 @@ export class Household {
   }
 }
 
-/** Ends a child process: SIGTERM, then SIGKILL if it is still there after `graceMs`. Resolves once it has exited. */
-export async function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+/**
+ * Ends a child process: SIGTERM, then SIGKILL if it is still there after `graceMs`. Resolves once it
+ * has exited, saying whether SIGTERM was enough ('exited') or it had to be killed ('killed').
+ */
+export async function stopProcess(child: ChildProcess, graceMs = 5000): Promise<'exited' | 'killed'> {
+  if (child.exitCode !== null || child.signalCode !== null) return 'exited';
   const gone = new Promise((r) => child.once('exit', r));
+  let killed = false;
   child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  const t = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, graceMs);
   await gone;
   clearTimeout(t);
+  return killed ? 'killed' : 'exited';
 }
 
 export async function until<T>(what: string, ms: number, probe: () => T | undefined | false): Promise<T> {
