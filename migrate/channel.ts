@@ -16,14 +16,21 @@ function toBytes(c: Uint8Array | { subarray(): Uint8Array }): Uint8Array {
   return c instanceof Uint8Array ? c : c.subarray();
 }
 
-/** Pulls whole frames (type byte + body) out of a byte stream. */
+/**
+ * Pulls whole frames (type byte + body) out of a byte stream. Other length-prefixed protocols
+ * (the screen's) use it with their own limit and error type.
+ */
 export class FrameReader {
   private chunks: Uint8Array[] = [];
   private buffered = 0;
   private readonly it: AsyncIterator<Uint8Array | { subarray(): Uint8Array }>;
   private ended = false;
 
-  constructor(source: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>, private readonly maxFrame = MAX_FRAME) {
+  constructor(
+    source: AsyncIterable<Uint8Array | { subarray(): Uint8Array }>,
+    private readonly maxFrame = MAX_FRAME,
+    private readonly fail: (message: string) => Error = (m) => new ProtocolError(m),
+  ) {
     this.it = source[Symbol.asyncIterator]();
   }
 
@@ -63,13 +70,13 @@ export class FrameReader {
   async next(): Promise<{ frame: Uint8Array; wireBytes: number } | null> {
     if (!(await this.fill(4))) {
       if (this.buffered === 0) return null;
-      throw new ProtocolError('stream ended inside a frame header');
+      throw this.fail('stream ended inside a frame header');
     }
     const lenBytes = this.take(4);
     const len = ((lenBytes[0]! << 24) | (lenBytes[1]! << 16) | (lenBytes[2]! << 8) | lenBytes[3]!) >>> 0;
-    if (len < 1) throw new ProtocolError('frame length 0');
-    if (len > this.maxFrame) throw new ProtocolError(`frame length ${len} exceeds the ${this.maxFrame}-byte limit`);
-    if (!(await this.fill(len))) throw new ProtocolError(`stream ended inside a ${len}-byte frame`);
+    if (len < 1) throw this.fail('frame length 0');
+    if (len > this.maxFrame) throw this.fail(`frame length ${len} exceeds the ${this.maxFrame}-byte limit`);
+    if (!(await this.fill(len))) throw this.fail(`stream ended inside a ${len}-byte frame`);
     return { frame: this.take(len), wireBytes: len + 4 };
   }
 }

@@ -4,6 +4,7 @@ export { MigrationReceiver, type ReceiverOptions } from './receiver.js';
 export type { VmHandle, IncomingVm, VmHost, VmSpec, SlotLayout, SlotKind, HostCheck } from './vm-handle.js';
 export { slotPages, slotKind, sameLayout } from './vm-handle.js';
 export type { MigrationStream } from './channel.js';
+export { FrameReader as LengthPrefixedReader } from './channel.js';
 export { CompressPool, closeSharedCompressPool, sharedCompressPool } from './compress-pool.js';
 export { KeptImages, type KeptMeta } from './kept-images.js';
 export { MigrationError, ProtocolError, type Phase } from './errors.js';

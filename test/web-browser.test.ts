@@ -39,19 +39,9 @@ async function seqOnScreen(page: Page): Promise<number | null> {
   return decodeSeqStrip(px, SEQ_STRIP_WIDTH, 0, 0, 4, 'rgba');
 }
 
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try { const v = await probe(); if (v) return v; } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** The seq the screen shows once it is larger than `after` (the page is live and the guest is running). */
 const seqAbove = (page: Page, after: number, what: string) =>
-  waitFor(what, 60_000, async () => { const s = await seqOnScreen(page); return s !== null && s > after ? s : null; });
+  until(what, 60_000, async () => { const s = await seqOnScreen(page); return s !== null && s > after ? s : null; });
 
 describe('the session in Chromium (three namespaced machines, the browser on laptop)', function () {
   this.timeout(240_000);
@@ -80,7 +70,7 @@ describe('the session in Chromium (three namespaced machines, the browser on lap
     root = mkdtempSync(join(tmpdir(), 'roam-web-browser-'));
     house = new Household(root, [
       { name: 'basement', role: 'server' }, { name: 'imac', role: 'desktop' }, { name: 'laptop', role: 'laptop' },
-    ], { net: 79, prefix: 'roam-wb-' });
+    ], { net: 86, prefix: 'roam-wb-' });
     await house.start();
     house.formHousehold('web');
     await house.waitUntilAllSeeEachOther();
@@ -131,7 +121,7 @@ describe('the session in Chromium (three namespaced machines, the browser on lap
   it('shows the probe\'s screen and its counters; keys typed into the page reach the guest\'s screen and serial', async () => {
     const { url } = house!.roamJson<{ url: string }>('laptop', 'view', VM, '--no-open');
     await page.goto(url);
-    await waitFor('the page to say the session is live on basement', 60_000, async () =>
+    await until('the page to say the session is live on basement', 60_000, async () =>
       /live on basement/.test(await page.locator('#screen-state').innerText()));
     const first = await seqAbove(page, 0, 'the heartbeat strip on the canvas');
     await seqAbove(page, first, 'the counters on the canvas to advance');
@@ -141,10 +131,10 @@ describe('the session in Chromium (three namespaced machines, the browser on lap
     await page.locator('canvas#screen').click();
     await page.keyboard.type('roam');
     // In order, with heartbeat lines possibly between them (the guest reads input once a frame).
-    await waitFor('KEY lines for "roam" on the guest\'s serial', 30_000, async () =>
+    await until('KEY lines for "roam" on the guest\'s serial', 30_000, async () =>
       /^KEY r\r?$[^]*^KEY o\r?$[^]*^KEY a\r?$[^]*^KEY m\r?$/m.test(serial()))
       .catch((e: Error) => { throw new Error(`${e.message}; serial so far ends with:\n${serial().slice(-600)}`); });
-    await waitFor('the typed text to appear on the canvas', 30_000, async () => {
+    await until('the typed text to appear on the canvas', 30_000, async () => {
       const now = await canvasPixels(page, TEXT_PANEL);
       return Buffer.compare(Buffer.from(now), Buffer.from(before)) !== 0;
     });
@@ -160,7 +150,7 @@ describe('the session in Chromium (three namespaced machines, the browser on lap
     for (const [from, to] of legs) {
       const sent = house!.roam(from, 'send', VM, to);
       assert.equal(sent.code, 0, `roam send ${VM} ${to} on ${from}: ${sent.err}`);
-      await waitFor(`the viewer to follow the session to ${to}`, 60_000, async () =>
+      await until(`the viewer to follow the session to ${to}`, 60_000, async () =>
         new RegExp(`live on ${to}`).test(await page.locator('#screen-state').innerText()));
       const after = await seqAbove(page, seq, `the counters to advance on the screen after the move to ${to}`);
       assert.ok(after > seq);
@@ -177,15 +167,15 @@ describe('the session in Chromium (three namespaced machines, the browser on lap
       assert.match(await page.locator(`[data-machine="${m}"]`).innerText(), m === 'basement' ? /server/ : m === 'imac' ? /desktop/ : /laptop/);
     }
     const row = page.locator(`[data-session="${VM}"]`);
-    await waitFor(`the dashboard to place the session on ${here}`, 30_000, async () =>
+    await until(`the dashboard to place the session on ${here}`, 30_000, async () =>
       (await row.getAttribute('data-host')) === here);
     const target = here === 'imac' ? 'basement' : 'imac';
     const seq = await seqAbove(page, 0, 'the screen before the click');
     await row.locator(`button[data-send-to="${target}"]`).click();
-    await waitFor(`the session to run on ${target}`, 90_000, async () => where() === target);
-    await waitFor(`the dashboard to place the session on ${target}`, 30_000, async () =>
+    await until(`the session to run on ${target}`, 90_000, async () => where() === target);
+    await until(`the dashboard to place the session on ${target}`, 30_000, async () =>
       (await row.getAttribute('data-host')) === target);
-    await waitFor(`the viewer to follow to ${target}`, 60_000, async () =>
+    await until(`the viewer to follow to ${target}`, 60_000, async () =>
       new RegExp(`live on ${target}`).test(await page.locator('#screen-state').innerText()));
     await seqAbove(page, seq, 'the counters to advance after the dashboard\'s send');
   });

@@ -4,7 +4,7 @@
 // of the page's screen WebSocket passes through here, so a window of the
 // stream can be counted (stream-tally.ts) as the page received it.
 import type { Browser, Page } from 'playwright-core';
-import type { Household } from '../../node/demo/household.js';
+import { until, type Household } from '../../node/demo/household.js';
 import { launchChromium } from '../../test/support/browser.js';
 import { decodeSeqStrip, SEQ_STRIP, SEQ_STRIP_HEIGHT, SEQ_STRIP_WIDTH } from '../../test/support/seq-strip.js';
 import { sleep } from '../lib/measure.js';
@@ -12,16 +12,6 @@ import { decodeUpdate } from '../../node/web/screen-wire.js';
 import { addFrame, newTally, type Area, type StreamTally } from './stream-tally.js';
 import { ScreenModel } from './changed-area.js';
 import { timeKey, type KeyTiming } from './key-latency.js';
-
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try { const v = await probe(); if (v) return v; } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(100);
-  }
-}
 
 export class Viewer {
   private origin: string | null = null;
@@ -69,9 +59,9 @@ export class Viewer {
     } else {
       await this.page.goto(`${this.origin}/view/${encodeURIComponent(vm)}`);
     }
-    await waitFor(`the page on ${this.machine} to say the session is live`, timeoutMs, async () =>
+    await until(`the page on ${this.machine} to say the session is live`, timeoutMs, async () =>
       (await this.page.locator('#screen-state').getAttribute('data-state')) === 'live');
-    await waitFor(`the guest's seq strip on the canvas on ${this.machine}`, timeoutMs, async () => (await this.seqOnScreen()) !== null);
+    await until(`the guest's seq strip on the canvas on ${this.machine}`, timeoutMs, async () => (await this.seqOnScreen()) !== null);
   }
 
   /** Leaves the viewer page, which closes its screen WebSocket (roamd then stops streaming to it). */

@@ -125,11 +125,14 @@ export async function stopProcess(child: ChildProcess, graceMs = 5000): Promise<
   return killed ? 'killed' : 'exited';
 }
 
-export async function until<T>(what: string, ms: number, probe: () => T | undefined | false): Promise<T> {
+type Probed<T> = T | undefined | null | false;
+
+/** Polls `probe` (sync or async) until it gives a truthy value; fails after `ms` with the last error seen. */
+export async function until<T>(what: string, ms: number, probe: () => Probed<T> | Promise<Probed<T>>): Promise<T> {
   const end = Date.now() + ms;
   let last: unknown;
   for (;;) {
-    try { const v = probe(); if (v) return v; } catch (e) { last = e; }
+    try { const v = await probe(); if (v) return v; } catch (e) { last = e; }
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 300));
   }
