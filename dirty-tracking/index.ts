@@ -4,4 +4,4 @@ export { DirtyBitmap, PAGE_SIZE, PAGE_SHIFT, popcount32 } from './bitmap.js';
 export { isZeroPage, isZeroPageU64, scanZeroPages } from './zero-scan.js';
 export { Ewma, DirtyRateEstimator, BandwidthMeter } from './dirty-rate.js';
 export { SinceArrival, type SlotPages } from './since-arrival.js';
-export { predictDowntimeMs, hasConverged, nextThrottle, THROTTLE_STEPS, MonotoneEta } from './planning.js';
+export { predictDowntimeMs, hasConverged, nextThrottle, deadlinePresses, THROTTLE_STEPS, MonotoneEta } from './planning.js';

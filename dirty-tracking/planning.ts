@@ -18,14 +18,24 @@ export const THROTTLE_STEPS = [0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99] as const;
 
 /**
  * Next throttle share. Step up when the guest dirties memory at least as fast as
- * the link drains it (the next round would not be smaller), or when the dirty set
- * stopped shrinking; otherwise keep the current share.
+ * the link drains it (the next round would not be smaller), when the dirty set
+ * stopped shrinking, or when the deadline presses (`pressed`: too little time is
+ * left for the rounds still needed); otherwise keep the current share.
  */
-export function nextThrottle(current: number, dirtyBytesPerSec: number, linkBytesPerSec: number, shrinking: boolean): number {
+export function nextThrottle(current: number, dirtyBytesPerSec: number, linkBytesPerSec: number, shrinking: boolean, pressed = false): number {
   const outrun = linkBytesPerSec > 0 ? dirtyBytesPerSec >= 0.5 * linkBytesPerSec : dirtyBytesPerSec > 0;
-  if (!outrun && shrinking) return current;
+  if (!outrun && shrinking && !pressed) return current;
   for (const s of THROTTLE_STEPS) if (s > current + 1e-9) return s;
   return THROTTLE_STEPS[THROTTLE_STEPS.length - 1];
+}
+
+/**
+ * Whether the pre-copy deadline presses: fewer than `rounds` more rounds as long as the last one
+ * fit before it. A slow round 0 (a big guest, a busy host) can eat most of the budget; throttling
+ * from then on is better than giving up at the deadline with the guest never slowed.
+ */
+export function deadlinePresses(timeLeftMs: number, lastRoundMs: number, rounds = 3): boolean {
+  return timeLeftMs < rounds * Math.max(lastRoundMs, 0);
 }
 
 /**

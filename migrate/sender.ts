@@ -1,6 +1,6 @@
 // The source side of /roam/migrate/1.0.0: hello, pre-copy rounds, throttling,
 // stop-and-copy, and the commit handshake with its "ask again" recovery.
-import { BandwidthMeter, DirtyBitmap, MonotoneEta, PAGE_SIZE, nextThrottle, predictDowntimeMs } from '../dirty-tracking/index.js';
+import { BandwidthMeter, DirtyBitmap, MonotoneEta, PAGE_SIZE, deadlinePresses, nextThrottle, predictDowntimeMs } from '../dirty-tracking/index.js';
 import { planBatches, type EncodedBatch } from './batches.js';
 import { FrameReader, FrameWriter, sendLastAndReset, type MigrationStream } from './channel.js';
 import { sharedCompressPool, type CompressPool } from './compress-pool.js';
@@ -259,8 +259,9 @@ export async function sendVm(opts: SendOptions): Promise<MigrationStats> {
       abortError(signal);
       if (predicted <= target) break;
       if (Date.now() > deadline) throw new Error(`did not converge before the deadline (${nDirty} pages still dirty, predicted downtime ${predicted.toFixed(0)} ms > ${target} ms at throttle ${Math.round(throttle * 100)}%)`);
-      if (round >= 2) {
-        const next = nextThrottle(throttle, (nDirty * PAGE_SIZE) / secs, bw.bytesPerSecond(), nDirty < 0.8 * prevDirty);
+      const pressed = deadlinePresses(deadline - Date.now(), Date.now() - rt0);
+      if (round >= 2 || pressed) {
+        const next = nextThrottle(throttle, (nDirty * PAGE_SIZE) / secs, bw.bytesPerSecond(), nDirty < 0.8 * prevDirty, pressed);
         if (next !== throttle) { throttle = next; stats.maxThrottle = Math.max(stats.maxThrottle, throttle); await vm.setThrottle(throttle); }
       }
       prevDirty = nDirty;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { BandwidthMeter, DirtyRateEstimator, Ewma, MonotoneEta, THROTTLE_STEPS, hasConverged, nextThrottle, predictDowntimeMs } from '../dirty-tracking/index.js';
+import { BandwidthMeter, DirtyRateEstimator, Ewma, MonotoneEta, THROTTLE_STEPS, deadlinePresses, hasConverged, nextThrottle, predictDowntimeMs } from '../dirty-tracking/index.js';
 
 describe('dirty-tracking: rates and round planning', () => {
   it('predicted downtime = dirty bytes / bandwidth', () => {
@@ -30,6 +30,15 @@ describe('dirty-tracking: rates and round planning', () => {
     assert.deepEqual(seen.slice(0, THROTTLE_STEPS.length - 1), THROTTLE_STEPS.slice(1));
     assert.equal(t, 0.99);
     assert.equal(nextThrottle(0.4, 1e6, 100e6, true), 0.4, 'a shrinking, slow dirty set keeps the throttle');
+    assert.equal(nextThrottle(0.4, 1e6, 100e6, true, true), 0.6, 'a pressing deadline steps up even so');
+  });
+
+  it('the deadline presses once fewer than three more rounds like the last one fit before it', () => {
+    assert.equal(deadlinePresses(100_000, 20_000), false, 'a normal round 0 leaves room');
+    assert.equal(deadlinePresses(20_000, 70_000), true, 'a round 0 that ate most of the budget');
+    assert.equal(deadlinePresses(5_900, 2_000), true);
+    assert.equal(deadlinePresses(6_100, 2_000), false);
+    assert.equal(deadlinePresses(-1, 0), true, 'past the deadline');
   });
 
   it('ETA never runs backwards', () => {
