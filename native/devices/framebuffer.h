@@ -1,6 +1,7 @@
-// The linear framebuffer (see /work/shared display contract): 1024x768 XRGB8888, one 4 KiB page per
-// scanline, as guest memory in its own KVM slot inside the MMIO hole. It has no registers: the guest
-// learns the geometry from the multiboot info and writes pixels straight into the slot.
+// The linear framebuffer (NativeVm.display() in native/index.ts; the probe's desktop in guest/README.md):
+// 1024x768 XRGB8888, one 4 KiB page per scanline, as guest memory in its own KVM slot inside the MMIO
+// hole. It has no registers: the guest learns the geometry from the multiboot info and writes pixels
+// straight into the slot.
 //
 // Its dirty log has two readers, migration (dirtyLog) and the display (displayDamage). KVM keeps
 // one log per slot, so whatever is fetched from KVM is ORed into both accumulators here and each

@@ -55,7 +55,7 @@ export class InputQueue {
     if (!e) { this.dropped++; return; }
     if (e.type === 'key') {
       const bytes = scancodes(e.code, e.down);
-      if (!bytes) return; // unknown key codes are ignored, as the contract says
+      if (!bytes) return; // unknown key codes are ignored (ScreenSubscription.input in types.ts)
       if (this.keys.length + bytes.length > MAX_QUEUED_KEY_BYTES) { this.dropped++; return; }
       this.keys.push(...bytes);
     } else {
