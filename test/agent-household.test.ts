@@ -181,7 +181,7 @@ describe('roamd household on a LAN of network namespaces', function () {
     });
     const fromOutsider = await probe('outsider', 'basement');
     assert.deepEqual(Object.keys(fromOutsider).sort(),
-      ['/roam/home/1.0.0', '/roam/migrate/1.0.0', '/roam/peer/1.0.0', '/roam/screen/1.0.0', '/roam/send/1.0.0', '/roam/store/1.0.0']);
+      ['/roam/home/1.0.0', '/roam/migrate/1.0.0', '/roam/migrations/1.0.0', '/roam/peer/1.0.0', '/roam/screen/1.0.0', '/roam/send/1.0.0', '/roam/store/1.0.0']);
     for (const [proto, verdict] of Object.entries(fromOutsider)) assert.match(verdict, /^refused/, `${proto}: ${verdict}`);
     const fromMember = await probe('imac', 'basement');
     assert.equal(fromMember['/roam/peer/1.0.0'], 'open');

@@ -5,29 +5,7 @@
 import assert from 'node:assert/strict';
 import { answerSend, askToSend } from '../node/web/remote-send.js';
 import { MigrationBoard, progressEvent } from '../node/web/migration-board.js';
-import type { WireStream } from '../node/agent/wire.js';
-
-/** Two ends of a duplex byte stream, like a libp2p stream's two sides. */
-function pair(): [WireStream, WireStream] {
-  const mk = () => ({ queue: [] as Uint8Array[], wake: null as (() => void) | null, ended: false, error: null as Error | null });
-  const a = mk(), b = mk();
-  const end = (own: ReturnType<typeof mk>, other: ReturnType<typeof mk>): WireStream => ({
-    send: (d) => { other.queue.push(Uint8Array.from(d)); other.wake?.(); return true; },
-    onDrain: async () => undefined,
-    close: async () => { other.ended = true; other.wake?.(); },
-    abort: (e) => { own.error = e; other.ended = true; other.wake?.(); own.wake?.(); },
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        if (own.error) throw own.error;
-        const c = own.queue.shift();
-        if (c) { yield c; continue; }
-        if (own.ended) return;
-        await new Promise<void>((r) => { own.wake = r; });
-      }
-    },
-  });
-  return [end(a, b), end(b, a)];
-}
+import { streamPair as pair } from './support/stream-pair.js';
 
 describe('web: /roam/send messages and the migration board', () => {
   it('relays the sender\'s progress and outcome to the asker', async () => {

@@ -10,6 +10,7 @@ import { homeOp, isHomeOp } from './home-ops.js';
 import type { Roamd } from './daemon.js';
 import type { PeerEntry } from '../../discovery/index.js';
 import type { SupervisedVm } from './vm-supervisor.js';
+import { memberLoginUrl } from '../web/member-link.js';
 
 const TWO_MIB = 2 * 1024 * 1024;
 
@@ -84,24 +85,36 @@ export function checkSend(r: Roamd, vmName: string, peerName: string): CheckedSe
 
 /** Sends a checked VM: the one path for `roam send`, the web page's "send to …" and a member's /roam/send request. */
 export async function runSend(r: Roamd, c: CheckedSend,
-  opts: { onProgress?: (p: Record<string, unknown>) => void; signal?: AbortSignal } = {}): Promise<Record<string, unknown>> {
+  opts: { onProgress?: (p: Record<string, unknown>) => void; signal?: AbortSignal; track?: { id?: string; via?: string } } = {}): Promise<Record<string, unknown>> {
   if (!r.migration) throw new Error(`${NOT_WIRED}: VM '${c.vm.spec.name}' stays on this machine`);
   return await r.migration.send({
     vm: c.vm, to: { peerId: c.target.peerId, name: c.label, entry: c.target },
     open: () => r.dialPeer(c.target.peerId, '/roam/migrate/1.0.0'),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.track ? { track: opts.track } : {}),
   });
 }
 
-/** `roam view`: a one-time sign-in link to this roamd's web page, opening on `vm`'s screen (or the dashboard). */
-function viewUrl(r: Roamd, vm: string | null): { url: string; expiresAt: string; base: string; vm: string | null } {
-  if (!r.web) throw new Error(`this roamd serves no web page: ${r.webProblem}`);
+/**
+ * `roam view`: a one-time sign-in link to this roamd's web page, opening on `vm`'s screen (or
+ * the dashboard); with `on`, to that member's page instead (its LAN address and web port).
+ */
+function viewUrl(r: Roamd, vm: string | null, on: string | null): { url: string; expiresAt: string; base: string; vm: string | null; on: string } {
   if (vm !== null && !r.webKnowsVm(vm)) {
     throw new Error(`no VM named '${vm}' runs in the household (see \`roam ps\` here, or \`roam peers\` for the others)`);
   }
-  const { url, expiresAt } = r.web.loginUrl(vm === null ? '/' : `/view/${vm}`);
-  return { url, expiresAt: new Date(expiresAt).toISOString(), base: r.web.url, vm };
+  const next = vm === null ? '/' : `/view/${vm}`;
+  if (on !== null && on !== r.config.name && on !== r.peerId) {
+    const target = findPeer(r, on);
+    const label = target.name ?? target.peerId;
+    if (target.trust !== 'member') throw new Error(`'${label}' is not a household member; ${peerNamesHint(r)}`);
+    const link = memberLoginUrl(r, target, r.memberWeb.get(target.peerId), next);
+    return { url: link.url, expiresAt: new Date(link.expiresAt).toISOString(), base: link.base, vm, on: label };
+  }
+  if (!r.web) throw new Error(`this roamd serves no web page: ${r.webProblem}`);
+  const { url, expiresAt } = r.web.loginUrl(next);
+  return { url, expiresAt: new Date(expiresAt).toISOString(), base: r.web.url, vm, on: r.config.name };
 }
 
 export function controlHandler(r: Roamd): ControlHandler {
@@ -116,7 +129,7 @@ export function controlHandler(r: Roamd): ControlHandler {
           web: r.web ? { url: r.web.url, port: r.web.port } : { url: null, problem: r.webProblem },
         };
       case 'peers':
-        return r.directory.list().map(peerView);
+        return r.directory.list().map((e) => ({ ...peerView(e), web: r.memberWeb.get(e.peerId) ?? null }));
       case 'ps':
         return r.vms.list();
       case 'run': {
@@ -167,7 +180,8 @@ export function controlHandler(r: Roamd): ControlHandler {
         return await runSend(r, checked, { onProgress: (p) => { if (!peer.closed) peer.send({ event: 'progress', ...p }); }, signal: cancel.signal });
       }
       case 'view':
-        return viewUrl(r, req.vm === undefined || req.vm === null ? null : checkName(arg(req, 'vm', 64), 'VM name'));
+        return viewUrl(r, req.vm === undefined || req.vm === null ? null : checkName(arg(req, 'vm', 64), 'VM name'),
+          req.on === undefined || req.on === null ? null : arg(req, 'on', 200));
       case 'probe-protocols':
         return await probeProtocols(r, findPeer(r, arg(req, 'peer', 200)));
       default:

@@ -22,7 +22,7 @@ import { HomeService, HOME_DEFAULT_DEBOUNCE_MS } from './home-service.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { Household, checkName } from './household.js';
 import { encodeInvite, decodeInvite } from './invite-code.js';
-import { HOME_PROTOCOL, JOIN_PROTOCOL, MIGRATE_PROTOCOL, PEER_PROTOCOL, SCREEN_PROTOCOL, SEND_PROTOCOL, STORE_PROTOCOL_ID } from './protocols.js';
+import { HOME_PROTOCOL, JOIN_PROTOCOL, MIGRATE_PROTOCOL, NEWS_PROTOCOL, PEER_PROTOCOL, SCREEN_PROTOCOL, SEND_PROTOCOL, STORE_PROTOCOL_ID } from './protocols.js';
 import { answerPull } from './home-protocol.js';
 import { answerExchange, startExchange, NotAMember, type ExchangeContext } from './peer-exchange.js';
 import { answerJoin, requestJoin } from './join-exchange.js';
@@ -33,7 +33,10 @@ import { HandoffRunner } from './handoff-runner.js';
 import { LidWatch, type LidStatus } from './lid-watch.js';
 import { HouseholdScreens, type MemberView } from '../screen/index.js';
 import { MigrationBoard } from '../web/migration-board.js';
-import { answerSendRequest, openWeb } from '../web/roamd-web.js';
+import { answerSendRequest, openWeb, startNews } from '../web/roamd-web.js';
+import { NewsInbox } from '../web/news-inbox.js';
+import type { NewsPublisher } from '../web/news-publisher.js';
+import { advertOf, parseAdvert, type WebAdvert } from '../web/member-web.js';
 import type { WebServer } from '../web/server.js';
 import type { MigrationService } from './migration.js';
 import { closeSharedCompressPool } from '../../migrate/index.js';
@@ -64,11 +67,19 @@ export class Roamd {
   /** The home store (undefined when this roamd keeps no home tree; homeProblem says why). */
   home: HomeService | undefined;
   homeProblem = 'no home tree is configured (start roamd with --home DIR, or set home.dir in its config)';
-  /** Every migration this roamd sends or asked a member to send, for the web page's chart. */
+  /** Every migration in the household (sent or asked for here, or reported by the member sending it), for the web page's chart. */
   readonly migrations = new MigrationBoard();
+  /** Members' notifications about the migrations they send (/roam/migrations/1.0.0). */
+  private readonly newsInbox = new NewsInbox(this.migrations);
+  /** Tells the other members about the migrations this roamd sends. */
+  private news: NewsPublisher | undefined;
   /** The web page (undefined when off or it could not listen; webProblem says why). */
   web: WebServer | undefined;
   webProblem = 'the web page has not started yet';
+  /** Whether the web page has been opened (or failed to): only then does this machine tell members where it listens. */
+  private webSettled = false;
+  /** Where each member's web page listens, as it said in the last membership exchange (absent: not said). */
+  readonly memberWeb = new Map<string, WebAdvert>();
   /** The lid-close hand-off (policy, budget, VMs saved to disk) and the lid source that triggers it. */
   readonly handoff: HandoffRunner;
   /** VMs' screens wherever in the household they run (the web page's viewer); serves /roam/screen/1.0.0. */
@@ -131,6 +142,7 @@ export class Roamd {
       await roamd.openHome();
       roamd.control = await startControlServer(paths.socket, controlHandler(roamd));
       ({ web: roamd.web, problem: roamd.webProblem } = await openWeb(roamd, config.web?.listen));
+      roamd.webSettled = true;
       roamd.log(roamd.web ? `web page on ${roamd.web.url}/ (\`roam view\` prints a sign-in link)` : `web: ${roamd.webProblem}`);
       roamd.lidWatch = await LidWatch.start(roamd);
     } catch (e) {
@@ -194,7 +206,19 @@ export class Roamd {
   private exchangeContext(): ExchangeContext | undefined {
     const secret = this.household.secret; const id = this.household.id;
     if (!secret || !id) return undefined;
-    return { self: this.peerId, householdId: id, secret, record: () => this.record };
+    return {
+      self: this.peerId, householdId: id, secret, record: () => this.record,
+      web: {
+        mine: () => (this.webSettled ? advertOf(this.web ? { host: this.web.host, port: this.web.port } : null) : undefined),
+        heard: (peerId, raw) => {
+          if (raw === undefined) { this.memberWeb.delete(peerId); return; }
+          try { this.memberWeb.set(peerId, parseAdvert(raw)); } catch (e) {
+            this.memberWeb.delete(peerId);
+            this.log(`peer ${peerId}: ignored where it says its web page listens (${(e as Error).message})`);
+          }
+        },
+      },
+    };
   }
 
   private async wire(): Promise<void> {
@@ -206,6 +230,8 @@ export class Roamd {
     await node.handle(HOME_PROTOCOL, (stream: Stream, conn: Connection) => this.onHomeStream(stream, conn));
     await node.handle(SEND_PROTOCOL, (stream: Stream, conn: Connection) => this.onSendStream(stream, conn));
     await node.handle(SCREEN_PROTOCOL, (stream: Stream, conn: Connection) => this.onScreenStream(stream, conn));
+    await node.handle(NEWS_PROTOCOL, (stream: Stream, conn: Connection) => this.onNewsStream(stream, conn));
+    this.news = startNews(this);
     node.addEventListener('peer:discovery', (evt) => {
       const id = evt.detail.id.toString();
       if (id === this.peerId) return;
@@ -383,6 +409,14 @@ export class Roamd {
     await answerSendRequest(this, stream, from).catch((e: Error) => { this.log(`send request from ${from}: ${e.message}`); stream.abort(e); });
   }
 
+  /** A member tells how a migration it sends goes (for this machine's page). */
+  private async onNewsStream(stream: Stream, conn: Connection): Promise<void> {
+    const remote = conn.remotePeer.toString();
+    if (!this.household.isMember(remote)) return this.refuse(stream, remote, NEWS_PROTOCOL, 'not a member of this household');
+    const from = this.directory.get(remote)?.record?.name ?? this.household.member(remote)?.name ?? remote;
+    await this.newsInbox.accept(stream as never, remote, from).catch((e: Error) => this.log(`migration notification from ${from} refused: ${e.message}`));
+  }
+
   /** A member asks this machine to pull its home now (`roam home sync`, its follower). */
   private async onHomeStream(stream: Stream, conn: Connection): Promise<void> {
     const remote = conn.remotePeer.toString();
@@ -463,6 +497,7 @@ export class Roamd {
   async forget(peerId: string): Promise<void> {
     this.household.forget(peerId);
     this.directory.forget(peerId);
+    this.memberWeb.delete(peerId);
     try { await this.node.hangUp(peerIdFromString(peerId)); } catch { /* not connected */ }
     this.log(`forgot member ${peerId}`);
   }
@@ -476,6 +511,7 @@ export class Roamd {
     this.stopping = true;
     await this.lidWatch?.stop();
     if (this.timer) clearInterval(this.timer);
+    this.news?.stop();
     await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
     try { unlinkSync(this.paths.socket); } catch { /* already gone */ }
     if (opts.stopVms) await this.vms.stopAll();

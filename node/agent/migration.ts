@@ -31,6 +31,8 @@ export interface MigrationService {
     onProgress?: (p: Record<string, unknown>) => void;
     /** Aborting cancels the send; before commit the VM keeps running here. */
     signal?: AbortSignal;
+    /** How the migration boards name it: the id and asker a member chose when it asked for this send (/roam/send). */
+    track?: { id?: string; via?: string };
   }): Promise<Record<string, unknown>>;
 }
 

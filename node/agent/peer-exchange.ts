@@ -7,7 +7,9 @@
 // replayed by anyone else: it is bound to the dialer's peer id, which Noise
 // authenticated for this connection, and to the listener's. The listener's
 // answer covers the dialer's fresh nonce, so it proves a live member. A record
-// is sent only to a side that has proved itself.
+// is sent only to a side that has proved itself. Next to each record travels
+// `web`, where the machine's web page listens (node/web/member-web.ts): opaque
+// here, checked by the receiver, and absent from an older roamd.
 import { checkProof, membershipProof, newNonce } from './proof.js';
 import { JsonWire, WireError, str, type WireStream } from './wire.js';
 import { parseRecord, type MachineRecord } from '../../discovery/index.js';
@@ -17,6 +19,8 @@ export interface ExchangeContext {
   householdId: string;
   secret: Buffer;
   record: () => MachineRecord;
+  /** Where this machine's web page listens, sent beside the record; and what to do with the peer's (unchecked). */
+  web?: { mine: () => unknown; heard: (peerId: string, raw: unknown) => void };
 }
 
 export class NotAMember extends Error {}
@@ -30,10 +34,11 @@ export async function answerExchange(stream: WireStream, remote: string, ctx: Ex
   if (!checkProof(ctx.secret, ctx.householdId, remote, ctx.self, nonce, prove.proof)) {
     throw new NotAMember('it could not prove membership of this household');
   }
-  await wire.write({ t: 'proved', proof: membershipProof(ctx.secret, ctx.householdId, ctx.self, remote, nonce), record: ctx.record() });
+  await wire.write({ t: 'proved', proof: membershipProof(ctx.secret, ctx.householdId, ctx.self, remote, nonce), record: ctx.record(), ...webOf(ctx) });
   const rec = await wire.read();
   if (!rec || rec.t !== 'record') throw new WireError('expected the peer record');
   const record = parseRecord(rec.record);
+  ctx.web?.heard(remote, rec.web);
   await wire.close();
   return record;
 }
@@ -53,7 +58,12 @@ export async function startExchange(stream: WireStream, remote: string, ctx: Exc
     throw new NotAMember('it could not prove membership of this household');
   }
   const record = parseRecord(answer.record);
-  await wire.write({ t: 'record', record: ctx.record() });
+  ctx.web?.heard(remote, answer.web);
+  await wire.write({ t: 'record', record: ctx.record(), ...webOf(ctx) });
   await wire.close();
   return record;
+}
+
+function webOf(ctx: ExchangeContext): { web?: unknown } {
+  return ctx.web ? { web: ctx.web.mine() } : {};
 }

@@ -17,8 +17,13 @@ export const SEND_PROTOCOL = '/roam/send/1.0.0';
  * Member-only like the others; answered by the screen service (node/screen/screen-server.ts).
  */
 export const SCREEN_PROTOCOL = '/roam/screen/1.0.0';
+/**
+ * How a migration this machine sends goes, told to every other member (node/web/migration-news.ts),
+ * so every member's page charts every migration in the household. Member-only like the others.
+ */
+export const NEWS_PROTOCOL = '/roam/migrations/1.0.0';
 /** Redeeming an invite: the one protocol a non-member may open, and it only spends a one-time token. */
 export const JOIN_PROTOCOL = '/roam/join/1.0.0';
 
 /** Every protocol only members may open (`probe-protocols` walks this list; the trust tests check each is refused to a stranger). */
-export const MEMBER_PROTOCOLS = [PEER_PROTOCOL, MIGRATE_PROTOCOL, STORE_PROTOCOL_ID, HOME_PROTOCOL, SEND_PROTOCOL, SCREEN_PROTOCOL] as const;
+export const MEMBER_PROTOCOLS = [PEER_PROTOCOL, MIGRATE_PROTOCOL, STORE_PROTOCOL_ID, HOME_PROTOCOL, SEND_PROTOCOL, SCREEN_PROTOCOL, NEWS_PROTOCOL] as const;

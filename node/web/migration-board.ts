@@ -1,11 +1,14 @@
-// The migrations this roamd sends or asked another member to send, as the web
-// page charts them: per pre-copy round the bytes sent, the dirty rate and the
-// predicted downtime, plus the current phase and the outcome. Fed by the
-// progress events of the migration service (roam send, the lid hand-off, the
-// page's "send to …") and of remote send requests.
+// Every migration in the household, as the web page charts them: per pre-copy
+// round the bytes sent, the dirty rate and the predicted downtime, plus the
+// current phase and the outcome. Local tracks are fed by the progress events
+// of this roamd's migration service (roam send, the lid hand-off, the page's
+// "send to …") and of remote send requests it made; remote entries by the
+// notifications the sending member publishes (migration-news.ts), one entry
+// per migration id whoever holds it.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { MigrationService } from '../agent/migration.js';
+import type { MigrationNews } from './migration-news.js';
 
 export interface RoundPoint {
   round: number;
@@ -73,9 +76,9 @@ export class MigrationTrack {
   private roundStart: { bytes: number; at: number } | null = null;
   private lastRound = 0;
 
-  constructor(private readonly board: MigrationBoard, vm: string, from: string, to: string, via: string | null, private readonly now: () => number) {
+  constructor(private readonly board: MigrationBoard, id: string, vm: string, from: string, to: string, via: string | null, private readonly now: () => number) {
     this.view = {
-      id: randomBytes(6).toString('hex'), vm, from, to, via, startedAt: now(), phase: 'starting', round: 0, percent: 0,
+      id, vm, from, to, via, startedAt: now(), phase: 'starting', round: 0, percent: 0,
       bytesSent: 0, bytesPerSec: 0, etaMs: 0, predictedDowntimeMs: null, throttle: 0, rounds: [], outcome: null, finishedAt: null,
     };
   }
@@ -132,28 +135,112 @@ export class MigrationTrack {
   }
 }
 
-export interface MigrationBoardEvents { change: [MigrationView] }
+/** A migration another member sends, as its notifications describe it. */
+export class RemoteMigration {
+  lastNewsAt: number;
+  seq = -1;
+  /** Marked failed by sweep() for want of news: a later notification still counts. */
+  swept = false;
+
+  constructor(readonly view: MigrationView, readonly peer: string, now: number) { this.lastNewsAt = now; }
+
+  get active(): boolean { return this.view.outcome === null; }
+}
+
+/** An id as this board makes them (and accepts from a member's request or notification). */
+export const MIGRATION_ID = /^[0-9a-f]{12}$/;
+/** Remote migrations under way at once; more is no household's doing, so further new ones are refused. */
+const MAX_REMOTE_ACTIVE = 16;
+
+/** 'local': this roamd's own track (it sends, or asked a member to); 'remote': a member's notification. */
+export type MigrationOrigin = 'local' | 'remote';
+export interface MigrationBoardEvents { change: [MigrationView, MigrationOrigin] }
 
 export class MigrationBoard extends EventEmitter<MigrationBoardEvents> {
-  private readonly tracks: MigrationTrack[] = [];
+  private readonly tracks: (MigrationTrack | RemoteMigration)[] = [];
 
   constructor(private readonly now: () => number = Date.now) { super(); }
 
-  begin(vm: string, from: string, to: string, via: string | null = null): MigrationTrack {
-    const t = new MigrationTrack(this, vm, from, to, via, this.now);
+  /**
+   * Starts a local track. `id` is the one a member chose when it asked for this send, so that
+   * its board and this one's notifications name the same migration; any other id gets a fresh one.
+   */
+  begin(vm: string, from: string, to: string, via: string | null = null, id?: string): MigrationTrack {
+    const fresh = id !== undefined && MIGRATION_ID.test(id) && !this.get(id) ? id : this.newId();
+    const t = new MigrationTrack(this, fresh, vm, from, to, via, this.now);
+    this.add(t);
+    return t;
+  }
+
+  get(id: string): MigrationTrack | RemoteMigration | undefined { return this.tracks.find((t) => t.view.id === id); }
+
+  /** The migration of `vm` still under way (here or reported by a member), if any. */
+  activeFor(vm: string): MigrationTrack | RemoteMigration | undefined { return this.tracks.find((t) => t.active && t.view.vm === vm); }
+
+  list(): MigrationView[] { return this.tracks.map((t) => t.view); }
+
+  changed(t: MigrationTrack | RemoteMigration): void { this.emit('change', t.view, t instanceof RemoteMigration ? 'remote' : 'local'); }
+
+  /**
+   * Merges a member's notification (already checked field by field, `from` already matched
+   * to the member that sent it). A migration this machine tracks itself (it asked for it)
+   * keeps its own track; an older or repeated notification changes nothing. Throws when the
+   * notification contradicts what the board holds under that id, or too many are under way.
+   */
+  applyNews(n: MigrationNews, peer: string): 'applied' | 'ignored' {
+    const now = this.now();
+    const had = this.get(n.id);
+    if (had instanceof MigrationTrack) return 'ignored';
+    if (had && (had.peer !== peer || had.view.vm !== n.vm || had.view.from !== n.from || had.view.to !== n.to)) {
+      throw new Error(`migration ${n.id} is already known as another migration`);
+    }
+    if (had && ((!had.active && !had.swept) || n.seq <= had.seq)) return 'ignored';
+    let entry = had;
+    if (!entry) {
+      if (this.tracks.filter((t) => t instanceof RemoteMigration && t.active).length >= MAX_REMOTE_ACTIVE) {
+        throw new Error(`over ${MAX_REMOTE_ACTIVE} migrations reported under way at once`);
+      }
+      entry = new RemoteMigration({
+        id: n.id, vm: n.vm, from: n.from, to: n.to, via: n.via, startedAt: now - n.ageMs, phase: n.phase, round: 0, percent: 0, bytesSent: 0,
+        bytesPerSec: 0, etaMs: 0, predictedDowntimeMs: null, throttle: 0, rounds: [], outcome: null, finishedAt: null,
+      }, peer, now);
+      this.add(entry);
+    }
+    const v = entry.view;
+    entry.seq = n.seq; entry.lastNewsAt = now;
+    if (entry.swept) { entry.swept = false; v.outcome = null; v.finishedAt = null; }
+    v.phase = n.phase; v.round = n.round; v.percent = n.percent; v.bytesSent = n.bytesSent; v.bytesPerSec = n.bytesPerSec;
+    v.etaMs = n.etaMs; v.predictedDowntimeMs = n.predictedDowntimeMs; v.throttle = n.throttle;
+    // The notification carries the latest rounds from index roundsFrom on; earlier ones stay as received.
+    v.rounds = [...v.rounds.slice(0, Math.min(n.roundsFrom, v.rounds.length)), ...n.rounds].slice(0, MAX_ROUNDS);
+    if (n.outcome) { v.outcome = n.outcome; v.finishedAt = now; }
+    this.changed(entry);
+    return 'applied';
+  }
+
+  /** Marks the member-reported migrations not heard of for `silenceMs` as failed (their sender went away). */
+  sweep(silenceMs: number): void {
+    const now = this.now();
+    for (const t of this.tracks) {
+      if (!(t instanceof RemoteMigration) || !t.active || now - t.lastNewsAt < silenceMs) continue;
+      t.view.outcome = { ok: false, error: `no news from ${t.view.from} for ${Math.round(silenceMs / 1000)} s (it may have gone offline)` };
+      t.view.phase = 'failed';
+      t.view.finishedAt = now;
+      t.swept = true;
+      this.changed(t);
+    }
+  }
+
+  private add(t: MigrationTrack | RemoteMigration): void {
     this.tracks.push(t);
     const finished = this.tracks.filter((x) => !x.active);
     for (const old of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.tracks.splice(this.tracks.indexOf(old), 1);
     this.changed(t);
-    return t;
   }
 
-  /** The migration of `vm` still under way, if any. */
-  activeFor(vm: string): MigrationTrack | undefined { return this.tracks.find((t) => t.active && t.view.vm === vm); }
-
-  list(): MigrationView[] { return this.tracks.map((t) => t.view); }
-
-  changed(t: MigrationTrack): void { this.emit('change', t.view); }
+  private newId(): string {
+    for (;;) { const id = randomBytes(6).toString('hex'); if (!this.get(id)) return id; }
+  }
 
   /**
    * The migration service with every send it makes tracked here (the caller's
@@ -163,7 +250,7 @@ export class MigrationBoard extends EventEmitter<MigrationBoardEvents> {
     return {
       receive: (stream, from) => svc.receive(stream, from),
       send: async (req) => {
-        const track = this.begin(req.vm.spec.name, self(), req.to.name);
+        const track = this.begin(req.vm.spec.name, self(), req.to.name, req.track?.via ?? null, req.track?.id);
         try {
           const result = await svc.send({
             ...req, onProgress: (p) => { track.progress(progressEvent(p)); req.onProgress?.(p); },

@@ -3,14 +3,15 @@
 // session. roamd opens and answers it only between household members (the
 // same membership check as /roam/migrate), and the answering roamd sends the
 // VM exactly as `roam send` would there.
-//   asker → {t:'send', vm, to}
+//   asker → {t:'send', vm, to, id}   (id: the asker's board id for this migration, 12 hex digits;
+//            the sender's board and its notifications use it too, so every board has it once)
 //   sender → {t:'progress', phase, round, percent, bytesSent, bytesPerSec, etaMs, predictedDowntimeMs, throttle}
 //            (each progress event of the migration, and a repeat every few seconds while it is quiet)
 //   sender → {t:'done', totalMs, downtimeMs, wireBytes, rounds} | {t:'error', message}
 // Every field from the wire is checked and bounded before use.
 import { JsonWire, WireError, str, type WireStream } from '../agent/wire.js';
 import { checkName } from '../agent/household.js';
-import { progressEvent, type ProgressEvent } from './migration-board.js';
+import { MIGRATION_ID, progressEvent, type ProgressEvent } from './migration-board.js';
 
 /** The sender says something at least this often; the asker gives up after SILENCE_MS of nothing. */
 const HEARTBEAT_MS = 2_000;
@@ -42,9 +43,9 @@ function parseOutcome(m: Record<string, unknown>): SendOutcome {
 }
 
 /** Asker's side: requests the send and reports its progress; resolves with the outcome, throws the sender's reason. */
-export async function askToSend(stream: WireStream, vm: string, to: string, onProgress?: (p: ProgressEvent) => void): Promise<SendOutcome> {
+export async function askToSend(stream: WireStream, vm: string, to: string, onProgress?: (p: ProgressEvent) => void, id?: string): Promise<SendOutcome> {
   const wire = new JsonWire(stream, MAX_MESSAGE);
-  await wire.write({ t: 'send', vm, to });
+  await wire.write({ t: 'send', vm, to, ...(id ? { id } : {}) });
   for (;;) {
     let m: Record<string, unknown> | null;
     try { m = await wire.read(SILENCE_MS); } catch (e) {
@@ -63,14 +64,18 @@ export async function askToSend(stream: WireStream, vm: string, to: string, onPr
  * checks the VM and the target), streams its progress, then the outcome.
  */
 export async function answerSend(stream: WireStream,
-  send: (vm: string, to: string, onProgress: (p: Record<string, unknown>) => void) => Promise<Record<string, unknown>>): Promise<void> {
+  send: (vm: string, to: string, onProgress: (p: Record<string, unknown>) => void, id: string | undefined) => Promise<Record<string, unknown>>): Promise<void> {
   const wire = new JsonWire(stream, MAX_MESSAGE);
   const req = await wire.read();
   if (!req || req.t !== 'send') throw new WireError('expected a send request');
-  let vm: string, to: string;
+  let vm: string, to: string, id: string | undefined;
   try {
     vm = checkName(str(req, 'vm', 64), 'VM name');
     to = checkName(str(req, 'to', 64), 'machine name');
+    if (req.id !== undefined) {
+      id = str(req, 'id', 12);
+      if (!MIGRATION_ID.test(id)) throw new WireError("field 'id' must be 12 hex digits");
+    }
   } catch (e) {
     await wire.write({ t: 'error', message: (e as Error).message.slice(0, 2000) }).catch(() => undefined);
     await wire.close();
@@ -82,7 +87,7 @@ export async function answerSend(stream: WireStream,
   const safe = (p: ProgressEvent) => ({ ...p, phase: PHASES.includes(p.phase) ? p.phase : 'starting', percent: Math.min(100, Math.max(0, p.percent)) });
   const beat = setInterval(() => post({ t: 'progress', ...safe(last) }), HEARTBEAT_MS);
   try {
-    const result = await send(vm, to, (p) => { last = progressEvent(p); post({ t: 'progress', ...safe(last) }); });
+    const result = await send(vm, to, (p) => { last = progressEvent(p); post({ t: 'progress', ...safe(last) }); }, id);
     clearInterval(beat);
     await writing;
     const o = outcomeOf(result);

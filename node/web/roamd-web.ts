@@ -5,7 +5,8 @@
 import type { Stream } from '@libp2p/interface';
 import type { Roamd } from '../agent/daemon.js';
 import { checkSend, runSend } from '../agent/control-ops.js';
-import { SEND_PROTOCOL } from '../agent/protocols.js';
+import { NEWS_PROTOCOL, SEND_PROTOCOL } from '../agent/protocols.js';
+import { NewsPublisher } from './news-publisher.js';
 import { householdViewerKey, localViewerKey } from './viewer-token.js';
 import { householdView, type HouseholdView } from './household-view.js';
 import { WebServer, type WebBackend } from './server.js';
@@ -42,7 +43,7 @@ async function sendFromPage(r: Roamd, vm: string, to: string): Promise<void> {
   void (async () => {
     try {
       const stream = await r.dialPeer(host.peerId, SEND_PROTOCOL);
-      const out = await askToSend(stream as never, vm, to, (p) => track.progress(p));
+      const out = await askToSend(stream as never, vm, to, (p) => track.progress(p), track.view.id);
       track.done({ ...out });
     } catch (e) {
       track.failed(e);
@@ -53,10 +54,10 @@ async function sendFromPage(r: Roamd, vm: string, to: string): Promise<void> {
 
 /** Serves a member's /roam/send request (roamd checked membership first): the same path as `roam send` here. */
 export async function answerSendRequest(r: Roamd, stream: Stream, from: string): Promise<void> {
-  await answerSend(stream as never, async (vm, to, onProgress) => {
+  await answerSend(stream as never, async (vm, to, onProgress, id) => {
     r.log(`${from} asks to send VM '${vm}' to ${to}`);
     if (to === r.config.name) throw new Error(`'${vm}' already runs on ${to}`);
-    return await runSend(r, checkSend(r, vm, to), { onProgress });
+    return await runSend(r, checkSend(r, vm, to), { onProgress, track: { via: from, ...(id ? { id } : {}) } });
   });
 }
 
@@ -84,3 +85,12 @@ export async function openWeb(r: Roamd, listen: string | undefined): Promise<{ w
   }
 }
 
+/** Starts telling the other online members about every migration this roamd sends (/roam/migrations/1.0.0). */
+export function startNews(r: Roamd): NewsPublisher {
+  return new NewsPublisher(r.migrations, {
+    self: () => r.config.name,
+    members: () => r.directory.list()
+      .filter((e) => e.trust === 'member' && e.presence !== 'offline' && r.isMember(e.peerId)).map((e) => e.peerId),
+    dial: async (peerId) => (await r.dialPeer(peerId, NEWS_PROTOCOL)) as never,
+  });
+}

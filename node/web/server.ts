@@ -88,6 +88,9 @@ export class WebServer {
 
   get port(): number { return (this.server.address() as AddressInfo).port; }
 
+  /** The address it is bound to, as configured (0.0.0.0 or :: for every address). */
+  get host(): string { return this.opts.host; }
+
   /** The base URL a browser on this machine opens. */
   get url(): string {
     const h = this.opts.host;
