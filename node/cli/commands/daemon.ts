@@ -30,7 +30,9 @@ state directory finds them again (stale sockets are removed). \`roam stop VM\` e
   --home-follow on|off  watch the home and push each change to the server (default on; saved)
   --home-debounce MS    quiet time after an edit before the follower snapshots (default 2000; saved)
   --web HOST:PORT|off   where the web page (screen viewer, household dashboard) listens
-                    (default 127.0.0.1:7420; port 0 picks a free one, \`roam status\` shows it; saved)`;
+                    (default 127.0.0.1:7420; port 0 picks a free one, \`roam status\` shows it; saved).
+                    Bound to a LAN address (e.g. 0.0.0.0:7420), other members' browsers can
+                    sign in with a link from \`roam view --on <this machine>\``;
 
 export const daemon: Command = {
   name: 'daemon',
