@@ -1,7 +1,7 @@
 // Turning "these pages of this slot" into PAGES frames (sender) and PAGES frames
 // back into guest memory (receiver).
 import { DirtyBitmap, isZeroPage } from '../dirty-tracking/index.js';
-import { COMPRESS_NONE, COMPRESS_ZSTD, MAX_BATCH_PAGES, MAX_DATA_PAGES, PAGE, encode, type PagesFrame } from './frames.js';
+import { COMPRESS_NONE, COMPRESS_ZSTD, MAX_BATCH_PAGES, MAX_DATA_PAGES, PAGE, encode, pagesHeaderBytes, writePagesHeader, type PagesFrame } from './frames.js';
 import type { CompressPool } from './compress-pool.js';
 import { PageWriter } from './page-writer.js';
 import { zstdDecompressExact } from './zstd.js';
@@ -68,13 +68,17 @@ async function finish(round: number, slot: number, b: OpenBatch, pool: CompressP
   const stats: BatchStats = { dataPages: b.views.length, zeroPages: b.zeroPages, rawBytes, payloadBytes: rawBytes };
   const head = { round, slot, first: b.first, count: b.count, zero: b.zero, data: b.data };
   if (pool && b.views.length > 0) {
-    // Gather the (scattered) data pages into one buffer the worker can own.
-    const gather = new Uint8Array(rawBytes);
+    // Gather the (scattered) data pages into one buffer the worker can own (a reused one).
+    const gather = new Uint8Array(pool.borrow(MAX_DATA_PAGES * PAGE), 0, rawBytes);
     b.views.forEach((v, k) => gather.set(v, k * PAGE));
-    const packed = await pool.compress(gather.buffer);
-    if (packed.byteLength < rawBytes) {
-      stats.payloadBytes = packed.byteLength;
-      return { parts: encode.pages({ ...head, compression: COMPRESS_ZSTD }, [packed]), stats };
+    // The worker leaves room for the header in front of the compressed bytes: the frame is one buffer.
+    const headerBytes = pagesHeaderBytes(b.count);
+    const { framed } = await pool.compress(gather.buffer, rawBytes, headerBytes);
+    const packedBytes = framed.byteLength - headerBytes;
+    if (packedBytes < rawBytes) {
+      stats.payloadBytes = packedBytes;
+      writePagesHeader({ ...head, compression: COMPRESS_ZSTD }, framed, packedBytes);
+      return { parts: [framed], stats };
     }
   }
   // Uncompressed: the payload parts are views straight into guest memory.
@@ -94,6 +98,13 @@ function coalesce(views: Uint8Array[]): Uint8Array[] {
 }
 
 /**
+ * Where applyPages decompresses to. Its pages are copied into guest memory before it
+ * returns (it never awaits), so one buffer serves every frame and the receiver no longer
+ * allocates (and collects) a megabyte per frame.
+ */
+const inflated = new Uint8Array(MAX_DATA_PAGES * PAGE);
+
+/**
  * Apply a decoded (already range-checked) PAGES frame through the bounds-checked writer.
  * `touched` marks pages that may hold non-zero bytes on this side: a zero page that was
  * never touched needs no write (fresh RAM is zero).
@@ -103,7 +114,10 @@ export function applyPages(f: PagesFrame, writer: PageWriter, touched: DirtyBitm
   for (let i = 0; i < f.data.length; i++) { let x = f.data[i]!; while (x) { x &= x - 1; dataPages++; } }
   let raw: Uint8Array;
   if (f.compression === COMPRESS_ZSTD && dataPages > 0) {
-    raw = new Uint8Array(dataPages * PAGE);
+    // The decoder bounds dataPages by MAX_DATA_PAGES; the check stays here because the
+    // buffer is shared: a frame must not decompress past its own pages.
+    if (dataPages > MAX_DATA_PAGES) throw new ProtocolError(`pages: ${dataPages} data pages exceed ${MAX_DATA_PAGES}`);
+    raw = inflated.subarray(0, dataPages * PAGE);
     try { zstdDecompressExact(raw, f.payload); } catch (e) { throw new ProtocolError(`pages: ${e instanceof Error ? e.message : String(e)}`); }
   } else raw = f.payload;
   if (raw.byteLength !== dataPages * PAGE) throw new ProtocolError(`pages: ${raw.byteLength} payload bytes for ${dataPages} pages`);

@@ -122,18 +122,33 @@ export const encode = {
    * (views straight into guest memory when uncompressed; no copy here).
    */
   pages(f: Omit<PagesFrame, 'type' | 'payload'>, payload: Uint8Array[]): Uint8Array[] {
-    const bm = Math.ceil(f.count / 8);
-    const fixed = 4 + 4 + 4 + 2 + 1 + 2 * bm;
     let plen = 0; for (const p of payload) plen += p.byteLength;
-    const h = new Uint8Array(HEADER + fixed);
-    const v = new DataView(h.buffer);
-    h.set(header(T.PAGES, fixed + plen), 0);
-    v.setUint32(5, f.round); v.setUint32(9, f.slot); v.setUint32(13, f.first);
-    v.setUint16(17, f.count); h[19] = f.compression;
-    h.set(f.zero.subarray(0, bm), 20); h.set(f.data.subarray(0, bm), 20 + bm);
+    const h = new Uint8Array(pagesHeaderBytes(f.count));
+    writePagesHeader(f, h, plen);
     return [h, ...payload];
   },
 };
+
+/** Bytes before the payload of a PAGES frame spanning `count` pages (length prefix, type, fixed fields, bitmaps). */
+export function pagesHeaderBytes(count: number): number {
+  return HEADER + 4 + 4 + 4 + 2 + 1 + 2 * Math.ceil(count / 8);
+}
+
+/**
+ * Write a PAGES frame's header into `frame[0 .. pagesHeaderBytes(count))`, for a payload of
+ * `payloadBytes` that follows it. Lets a payload be produced straight after room left for the
+ * header (the compression worker does), so the frame goes out as one buffer without a join.
+ */
+export function writePagesHeader(f: Omit<PagesFrame, 'type' | 'payload'>, frame: Uint8Array, payloadBytes: number): void {
+  const bm = Math.ceil(f.count / 8);
+  const hlen = pagesHeaderBytes(f.count);
+  if (frame.byteLength < hlen) throw new RangeError(`pages header needs ${hlen} bytes, the buffer has ${frame.byteLength}`);
+  const v = new DataView(frame.buffer, frame.byteOffset, hlen);
+  frame.set(header(T.PAGES, hlen - HEADER + payloadBytes), 0);
+  v.setUint32(5, f.round); v.setUint32(9, f.slot); v.setUint32(13, f.first);
+  v.setUint16(17, f.count); frame[19] = f.compression;
+  frame.set(f.zero.subarray(0, bm), 20); frame.set(f.data.subarray(0, bm), 20 + bm);
+}
 
 // ---------- decoding ----------
 

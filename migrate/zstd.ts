@@ -21,6 +21,12 @@ export function zstdCompress(src: Uint8Array, level: number): Uint8Array {
   return dst.subarray(0, n);
 }
 
+/** Compress `src` into `dst` (at least compressBound(src) bytes); returns the compressed length. */
+export function zstdCompressInto(dst: Uint8Array, src: Uint8Array, level: number): number {
+  if (dst.byteLength < binding.compressBound(src.byteLength)) throw new RangeError(`zstd: ${dst.byteLength}-byte output is under the bound for ${src.byteLength} bytes`);
+  return binding.compress(dst, src, level);
+}
+
 /**
  * Decompress `src` into exactly `dst.byteLength` bytes; throws if the data is corrupt,
  * would not fit, or is shorter than expected.

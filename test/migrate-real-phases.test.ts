@@ -4,6 +4,7 @@
 // continues there with no gap or repeat, memory verified — the destination's VM process
 // is gone, and the MigrationError names the phase in which the sender learned of it.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { HeartbeatWatcher } from '../guest/index.js';
 import { MigrationError, sendVm } from '../migrate/index.js';
 import { T, type Frame } from '../migrate/frames.js';
@@ -54,10 +55,29 @@ describe('real VM migration faults in later phases: the destination VM process d
     assert.equal(watcher.corruptPage, undefined); assert.equal(watcher.lastHeartbeat?.ok, true);
   }
 
+  /**
+   * Blocks until the kernel has finished tearing the killed VM process down (a zombie or gone):
+   * only then is its control socket closed, so the receiver's next turn of the event loop learns
+   * of the death. Tearing down a VM takes a while here; without this wait a fast pre-copy could
+   * converge on the still-mapped memory first, and the failure would surface only at `ready`.
+   */
+  const waitUntilExited = (pid: number): void => {
+    const until = Date.now() + 10_000;
+    for (;;) {
+      let state = '';
+      try { state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? ''; } catch { return; }
+      if (state === 'Z' || state === 'X' || Date.now() > until) return;
+    }
+  };
+
   it('destination VM process killed in a later pre-copy round (round 1)', async () => {
     let killedInRound = -1;
     onFrame = (f, round) => {
-      if (killedInRound < 0 && f.type === T.PAGES && round >= 1) { killedInRound = round; killDestination(); }
+      if (killedInRound < 0 && f.type === T.PAGES && round >= 1) {
+        killedInRound = round;
+        killDestination();
+        waitUntilExited(created[created.length - 1]!.process.pid);
+      }
     };
     // A downtime target of 0 keeps pre-copy going while the guest dirties pages: round 1 surely
     // comes, and the rounds after it reach the dead VM's memory before the sender could converge.
