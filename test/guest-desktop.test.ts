@@ -9,10 +9,10 @@
 //
 // Screen regions below follow the layout in guest/src/desktop.c (1024x768, text cells 12x16).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { HeartbeatWatcher, probeGuestPath } from '../guest/index.js';
+import { HeartbeatWatcher } from '../guest/index.js';
 import { DISPLAY_DAMAGE_BYTES, loadNative, type NativeVm, type VmEvent } from '../native/index.js';
 import { requireKvm } from './support/kvm.js';
+import { requireProbe, waitUntil } from './support/probe.js';
 import { moreBeats } from './support/heartbeat.js';
 import { decodeSeqStrip, SEQ_STRIP, SEQ_STRIP_HEIGHT, SEQ_STRIP_WIDTH } from './support/seq-strip.js';
 
@@ -37,22 +37,6 @@ const shifted = (code: number): number[] => [SC.lshift, ...tap(code), 0xf0, SC.l
 const UP_ARROW = [0xe0, 0x75, 0xe0, 0xf0, 0x75];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `cond` holds; the limit only guards against a hung guest (not a timing assertion). */
-async function waitUntil(what: string, cond: () => boolean, limitMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-function requireProbe(ctx: Mocha.Context): Buffer {
-  const path = probeGuestPath();
-  if (existsSync(path)) return readFileSync(path);
-  if (process.env.CI === 'true') throw new Error(`${path} is missing: build the probe guest (make -C guest)`);
-  ctx.skip();
-}
 
 /** One booted probe: its serial lines and heartbeats. */
 class Guest {

@@ -3,10 +3,10 @@
 // repeating a heartbeat. Also: the i8042 reset line and a guest that triple-faults stop the VM with
 // the matching event.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { HeartbeatWatcher, probeGuestPath, type Heartbeat } from '../guest/index.js';
+import { HeartbeatWatcher, type Heartbeat } from '../guest/index.js';
 import { loadNative, type NativeVm, type VmEvent } from '../native/index.js';
 import { requireKvm } from './support/kvm.js';
+import { requireProbe, waitUntil } from './support/probe.js';
 
 const MiB = 1024 * 1024;
 
@@ -35,22 +35,6 @@ class SerialLines {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `cond` holds; the limit only guards against a hung guest (not a timing assertion). */
-export async function waitUntil(what: string, cond: () => boolean, limitMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-function requireProbe(ctx: Mocha.Context): Buffer {
-  const path = probeGuestPath();
-  if (existsSync(path)) return readFileSync(path);
-  if (process.env.CI === 'true') throw new Error(`${path} is missing: build the probe guest (make -C guest)`);
-  ctx.skip();
-}
 
 /** A multiboot image with the a.out kludge (header flag 16): 32-bit code loaded at 1 MiB. */
 function aoutKernel(code: number[]): Buffer {

@@ -2,21 +2,14 @@
 // bitmap for pages host code wrote (the multiboot loader here), and the RAM windows JS reads the
 // guest's pages through.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { HeartbeatWatcher, probeGuestPath } from '../guest/index.js';
+import { HeartbeatWatcher } from '../guest/index.js';
 import { loadNative, type NativeVm, type VmEvent } from '../native/index.js';
 import { requireKvm } from './support/kvm.js';
+import { requireProbe } from './support/probe.js';
 
 const MiB = 1024 * 1024;
 const PAGE = 4096;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function requireProbe(ctx: Mocha.Context): Buffer {
-  const path = probeGuestPath();
-  if (existsSync(path)) return readFileSync(path);
-  if (process.env.CI === 'true') throw new Error(`${path} is missing: build the probe guest (make -C guest)`);
-  ctx.skip();
-}
 
 function bitmapFor(vm: NativeVm, slot: number): Uint8Array {
   const s = vm.slots().find((x) => x.slot === slot)!;
