@@ -13,6 +13,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { HeartbeatWatcher, probeGuestPath, type Heartbeat } from '../guest/index.js';
 import { MigrationReceiver, PROTOCOL, type MigrationStream, type ReceiverOptions } from '../migrate/index.js';
 import { VmProcess } from '../node/vm-host/index.js';
+import { stopProcess } from '../node/demo/household.js';
 export { moreBeats } from './support/heartbeat.js';
 
 export const MiB = 1024 * 1024;
@@ -141,10 +142,6 @@ export class PeerProcess {
   /** Closing stdin ends it (it kills its VM processes first). */
   async stop(): Promise<void> {
     if (this.exited) return;
-    const gone = new Promise((r) => this.child.once('exit', r));
-    this.child.stdin!.end();
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(t);
+    await stopProcess(this.child, 5000, (c) => c.stdin!.end());
   }
 }

@@ -2,6 +2,7 @@
 // that speaks JSON lines: commands on its stdin, messages on its stdout, read in order.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { stopProcess } from '../../node/demo/household.js';
 
 export type Msg = { t: string; [k: string]: unknown };
 
@@ -40,11 +41,7 @@ export class JsonProc {
 
   async stop(): Promise<void> {
     if (this.exited) return;
-    const gone = new Promise((r) => this.child.once('exit', r));
-    this.child.stdin!.end();
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(t);
+    await stopProcess(this.child, 5000, (c) => c.stdin!.end());
   }
 }
 

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MigrationStats } from '../../migrate/index.js';
+import { stopProcess } from '../../node/demo/household.js';
 
 const PEER = join(dirname(fileURLToPath(import.meta.url)), 'roam-peer.js');
 
@@ -83,10 +84,6 @@ export class RoamHost {
   /** Closing stdin ends the peer (it kills its VM processes first). */
   async stop(): Promise<void> {
     if (this.exited) return;
-    const gone = new Promise((r) => this.child.once('exit', r));
-    this.child.stdin!.end();
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    await gone;
-    clearTimeout(t);
+    await stopProcess(this.child, 5000, (c) => c.stdin!.end());
   }
 }

@@ -111,14 +111,17 @@ export class Household {
 }
 
 /**
- * Ends a child process: SIGTERM, then SIGKILL if it is still there after `graceMs`. Resolves once it
- * has exited, saying whether SIGTERM was enough ('exited') or it had to be killed ('killed').
+ * Ends a child process: asks it to go (SIGTERM, or `ask` — e.g. closing its stdin), then SIGKILL if it
+ * is still there after `graceMs`. Resolves once it has exited, saying whether asking was enough
+ * ('exited') or it had to be killed ('killed').
  */
-export async function stopProcess(child: ChildProcess, graceMs = 5000): Promise<'exited' | 'killed'> {
+export async function stopProcess(
+  child: ChildProcess, graceMs = 5000, ask: (c: ChildProcess) => void = (c) => { c.kill('SIGTERM'); },
+): Promise<'exited' | 'killed'> {
   if (child.exitCode !== null || child.signalCode !== null) return 'exited';
   const gone = new Promise((r) => child.once('exit', r));
   let killed = false;
-  child.kill('SIGTERM');
+  ask(child);
   const t = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, graceMs);
   await gone;
   clearTimeout(t);
